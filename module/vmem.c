@@ -211,6 +211,15 @@ static vm_flag_t vmem_strategy(vm_flag_t flags)
 	return fit ? fit : VM_INSTANTFIT;
 }
 
+/*
+ * Internally vmem uses negative kernel errnos; the vmem(9) API returns
+ * NetBSD's positive ones.
+ */
+static inline int vmem_errno(int err)
+{
+	return -err;
+}
+
 static gfp_t vmem_gfp(vm_flag_t flags)
 {
 	return (flags & VM_SLEEP) ? GFP_KERNEL : GFP_NOWAIT | __GFP_NOWARN;
@@ -262,7 +271,7 @@ static int vmem_lock_reserve(vmem_t *vm, unsigned int n, vm_flag_t flags,
 			return 0;
 		vmem_unlock(vm, *irqflags);
 		if (!vmem_bt_refill(vm, flags))
-			return ENOMEM;
+			return -ENOMEM;
 	}
 }
 
@@ -475,7 +484,7 @@ static int vmem_add_locked(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 			break;
 		}
 		if (bt_end(sp) >= addr)
-			return EEXIST;
+			return -EEXIST;
 	}
 
 	span = vmem_bt_get(vm);
@@ -518,16 +527,30 @@ static int vmem_add_span(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	int rc;
 
 	if (vmem_lock_reserve(vm, 2, flags, &irqflags))
-		return ENOMEM;
+		return -ENOMEM;
 	rc = vmem_add_locked(vm, addr, size, type);
 	vmem_unlock(vm, irqflags);
 	if (rc) {
 		VMEM_MISUSE(vm, "span [%#lx, +%#zx) overlaps a span of the arena",
 			    (unsigned long)addr, (size_t)size);
-		return EINVAL;
+		return -EINVAL;
 	}
 	vmem_wake(vm);
 	return 0;
+}
+
+static int __vmem_add(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
+		      vm_flag_t flags)
+{
+	if (!vmem_alloc_flags_ok(vm, flags, "vmem_add"))
+		return -EINVAL;
+	if (!vmem_range_ok(vm, addr, size)) {
+		VMEM_MISUSE(vm, "vmem_add: bad span [%#lx, +%#zx), quantum %#zx",
+			    (unsigned long)addr, (size_t)size,
+			    (size_t)vm->vm_quantum);
+		return -EINVAL;
+	}
+	return vmem_add_span(vm, addr, size, flags, VMEM_BT_SPAN_STATIC);
 }
 
 /**
@@ -548,15 +571,7 @@ static int vmem_add_span(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
  */
 int vmem_add(vmem_t *vm, vmem_addr_t addr, vmem_size_t size, vm_flag_t flags)
 {
-	if (!vmem_alloc_flags_ok(vm, flags, "vmem_add"))
-		return EINVAL;
-	if (!vmem_range_ok(vm, addr, size)) {
-		VMEM_MISUSE(vm, "vmem_add: bad span [%#lx, +%#zx), quantum %#zx",
-			    (unsigned long)addr, (size_t)size,
-			    (size_t)vm->vm_quantum);
-		return EINVAL;
-	}
-	return vmem_add_span(vm, addr, size, flags, VMEM_BT_SPAN_STATIC);
+	return vmem_errno(__vmem_add(vm, addr, size, flags));
 }
 KPRIM_EXPORT(vmem_add);
 
@@ -738,7 +753,7 @@ static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
 	if ((flags & VM_LARGEIMPORT) && size <= VMEM_ADDR_MAX / 16)
 		size *= 16;
 	if (size > VMEM_ADDR_MAX - (vm->vm_quantum - 1))
-		return ENOMEM;
+		return -ENOMEM;
 	size = vmem_roundup_size(vm, size);
 
 	if (vm->vm_source) {
@@ -751,17 +766,17 @@ static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
 		actual = size;
 	}
 	if (rc)
-		return ENOMEM;
+		return -ENOMEM;
 	if (actual < size || !vmem_range_ok(vm, addr, actual)) {
 		VMEM_MISUSE(vm, "import returned bad span [%#lx, +%#zx) for %#zx",
 			    (unsigned long)addr, (size_t)actual, (size_t)size);
 		vmem_release_span(vm, addr, actual);
-		return ENOMEM;
+		return -ENOMEM;
 	}
 
 	if (vmem_lock_reserve(vm, 2, flags, &irqflags)) {
 		vmem_release_span(vm, addr, actual);
-		return ENOMEM;
+		return -ENOMEM;
 	}
 	rc = vmem_add_locked(vm, addr, actual, VMEM_BT_SPAN);
 	if (!rc)
@@ -771,7 +786,7 @@ static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
 		VMEM_MISUSE(vm, "import returned [%#lx, +%#zx), overlapping the arena",
 			    (unsigned long)addr, (size_t)actual);
 		vmem_release_span(vm, addr, actual);
-		return ENOMEM;
+		return -ENOMEM;
 	}
 	vmem_wake(vm);
 	return 0;
@@ -853,7 +868,7 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 	irqflags = vmem_lock(vm);
 	vm->vm_nfail++;
 	vmem_unlock(vm, irqflags);
-	return ENOMEM;
+	return -ENOMEM;
 }
 
 /**
@@ -870,6 +885,38 @@ vmem_size_t vmem_roundup_size(vmem_t *vm, vmem_size_t size)
 	return (size + vm->vm_quantum - 1) & ~(vm->vm_quantum - 1);
 }
 KPRIM_EXPORT(vmem_roundup_size);
+
+static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
+			 vmem_size_t phase, vmem_size_t nocross,
+			 vmem_addr_t minaddr, vmem_addr_t maxaddr,
+			 vm_flag_t flags, vmem_addr_t *addrp)
+{
+	vmem_size_t qmask = vm->vm_quantum - 1;
+	struct vmem_req r = {
+		.size = vmem_roundup_size(vm, size),
+		.align = align ? align : vm->vm_quantum,
+		.phase = phase,
+		.nocross = nocross,
+		.minaddr = minaddr,
+		.maxaddr = maxaddr,
+		.flags = flags,
+	};
+
+	if (!vmem_alloc_flags_ok(vm, flags, "vmem_xalloc"))
+		return -EINVAL;
+	if (!size || !r.size || (r.align & qmask) || !is_power_of_2(r.align) ||
+	    (phase & qmask) || phase >= r.align || (nocross & qmask) ||
+	    (nocross && (!is_power_of_2(nocross) || nocross < r.size)) ||
+	    minaddr > maxaddr ||
+	    (nocross && VMEM_CROSS(phase, phase + r.size - 1, nocross))) {
+		VMEM_MISUSE(vm, "vmem_xalloc: bad request size %#zx align %#zx phase %#zx nocross %#zx min %#lx max %#lx",
+			    (size_t)size, (size_t)align, (size_t)phase,
+			    (size_t)nocross, (unsigned long)minaddr,
+			    (unsigned long)maxaddr);
+		return -EINVAL;
+	}
+	return vmem_xalloc_internal(vm, &r, addrp);
+}
 
 /**
  * vmem_xalloc() - allocate a constrained range from an arena
@@ -900,33 +947,11 @@ int vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 		vmem_size_t phase, vmem_size_t nocross, vmem_addr_t minaddr,
 		vmem_addr_t maxaddr, vm_flag_t flags, vmem_addr_t *addrp)
 {
-	vmem_size_t qmask = vm->vm_quantum - 1;
-	struct vmem_req r = {
-		.size = vmem_roundup_size(vm, size),
-		.align = align ? align : vm->vm_quantum,
-		.phase = phase,
-		.nocross = nocross,
-		.minaddr = minaddr,
-		.maxaddr = maxaddr,
-		.flags = flags,
-	};
-
-	if (!vmem_alloc_flags_ok(vm, flags, "vmem_xalloc"))
-		return EINVAL;
-	if (!size || !r.size || (r.align & qmask) || !is_power_of_2(r.align) ||
-	    (phase & qmask) || phase >= r.align || (nocross & qmask) ||
-	    (nocross && (!is_power_of_2(nocross) || nocross < r.size)) ||
-	    minaddr > maxaddr ||
-	    (nocross && VMEM_CROSS(phase, phase + r.size - 1, nocross))) {
-		VMEM_MISUSE(vm, "vmem_xalloc: bad request size %#zx align %#zx phase %#zx nocross %#zx min %#lx max %#lx",
-			    (size_t)size, (size_t)align, (size_t)phase,
-			    (size_t)nocross, (unsigned long)minaddr,
-			    (unsigned long)maxaddr);
-		return EINVAL;
-	}
-	return vmem_xalloc_internal(vm, &r, addrp);
+	return vmem_errno(__vmem_xalloc(vm, size, align, phase, nocross,
+					minaddr, maxaddr, flags, addrp));
 }
 KPRIM_EXPORT(vmem_xalloc);
+
 
 /**
  * vmem_xalloc_addr() - allocate a range at a fixed address
@@ -953,15 +978,16 @@ int vmem_xalloc_addr(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	if (!vmem_range_ok(vm, addr, size)) {
 		VMEM_MISUSE(vm, "vmem_xalloc_addr: bad range [%#lx, +%#zx)",
 			    (unsigned long)addr, (size_t)size);
-		return EINVAL;
+		return -EINVAL;
 	}
 	flags = (flags & ~VM_FITMASK) | VM_BESTFIT;
-	rc = vmem_xalloc(vm, size, 0, 0, 0, addr, addr + size - 1, flags, &got);
+	rc = __vmem_xalloc(vm, size, 0, 0, 0, addr, addr + size - 1, flags,
+			   &got);
 	if (!rc && WARN_ON_ONCE(got != addr)) {
 		vmem_xfree(vm, got, size);
-		rc = ENOMEM;
+		rc = -ENOMEM;
 	}
-	return rc;
+	return vmem_errno(rc);
 }
 KPRIM_EXPORT(vmem_xalloc_addr);
 
@@ -1371,15 +1397,15 @@ int vmem_alloc(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
 	};
 
 	if (!vmem_alloc_flags_ok(vm, flags, "vmem_alloc"))
-		return EINVAL;
+		return vmem_errno(-EINVAL);
 	if (!size || !r.size) {
 		VMEM_MISUSE(vm, "vmem_alloc: bad size %#zx", (size_t)size);
-		return EINVAL;
+		return vmem_errno(-EINVAL);
 	}
 	if (size <= vm->vm_qcache_max)
-		return vmem_qcache_alloc(vm, vmem_qcache_of(vm, size), flags,
-					 addrp);
-	return vmem_xalloc_internal(vm, &r, addrp);
+		return vmem_errno(vmem_qcache_alloc(vm, vmem_qcache_of(vm, size),
+						    flags, addrp));
+	return vmem_errno(vmem_xalloc_internal(vm, &r, addrp));
 }
 KPRIM_EXPORT(vmem_alloc);
 
