@@ -161,7 +161,10 @@ def main():
             fl = 1
         passed, failed, skipped = passed + p, failed + fl, skipped + s
         state = "ok  " if fl == 0 else "FAIL"
-        print(f"  {state}  suite {suite}: {p} passed, {fl} failed, {s} skipped")
+        done_line = [l for l in proc.stdout.splitlines() if "Testing complete" in l]
+        kunit_says = re.sub(r"^\[[0-9:]+\] ", "", done_line[-1]) if done_line else "no summary"
+        print(f"  {state}  suite {suite}: {p} passed, {fl} failed, {s} skipped"
+              f"  (kunit.py: {kunit_says})")
         if fl:
             for l in summary:
                 print("        " + l)
