@@ -75,14 +75,15 @@ static u32 id_idx(u64 id)
 }
 
 /* Dump the table geometry when a table-level expectation fails. */
-#define LT_EXPECT_CONSISTENT(test, t, nfree)					\
-	do {									\
-		int __n = ltable_check(t);					\
-		KUNIT_EXPECT_EQ_MSG(test, __n, (int)(nfree),			\
-			"table %s: nelem %u capacity %u used %d nslabs %u",	\
-			(t)->name, ltable_nelem(t), (t)->capacity,		\
-			atomic_read(&(t)->used_elem), (t)->nslabs);		\
-	} while (0)
+static void expect_consistent(struct kunit *test, struct link_table *t, int nfree)
+{
+	KUNIT_EXPECT_EQ_MSG(test, ltable_check(t), nfree,
+			    "table %s: nelem %u capacity %u used %d nslabs %u",
+			    t->name, ltable_nelem(t), t->capacity,
+			    atomic_read(&t->used_elem), t->nslabs);
+}
+
+#define LT_EXPECT_CONSISTENT(test, t, nfree) expect_consistent(test, t, (int)(nfree))
 
 static int lt_fixture_setup(struct kunit *test, u32 max, u32 elem_sz)
 {
@@ -662,13 +663,14 @@ static struct misuse_snap snap(struct link_table *t)
 	return (struct misuse_snap){ ltable_misuse_count(), atomic_long_read(&t->misuse) };
 }
 
-#define EXPECT_REPORTED(test, t, before, n)					\
-	do {									\
-		KUNIT_EXPECT_EQ(test, ltable_misuse_count() - (before).global,	\
-				(unsigned long)(n));				\
-		KUNIT_EXPECT_EQ(test, atomic_long_read(&(t)->misuse) - (before).table, \
-				(long)(n));					\
-	} while (0)
+static void expect_reported(struct kunit *test, struct link_table *t,
+			    struct misuse_snap before, long n)
+{
+	KUNIT_EXPECT_EQ(test, (long)(ltable_misuse_count() - before.global), n);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&t->misuse) - before.table, n);
+}
+
+#define EXPECT_REPORTED(test, t, before, n) expect_reported(test, t, before, n)
 
 static void ltable_test_init_misuse_warns(struct kunit *test)
 {

@@ -112,9 +112,11 @@ static struct dentry *ltable_dir;
 
 #define LT_MISUSE(t, fmt, ...)						\
 	({								\
-		atomic_long_inc(&(t)->misuse);				\
-		KPRIM_MISUSE(&ltable_misuse, "ltable %s: " fmt,		\
-			     (t)->name, ##__VA_ARGS__);			\
+		struct link_table *__lt = (t);				\
+									\
+		atomic_long_inc(&__lt->misuse);				\
+		KPRIM_MISUSE(&ltable_misuse, "ltable %s: %s: " fmt,	\
+			     __lt->name, __func__, ##__VA_ARGS__);	\
 	})
 
 static inline u64 lt_mkid(u32 idx, u64 generation)
@@ -154,6 +156,7 @@ static bool lt_elem_in_table(struct link_table *t, struct lt_elem *elem)
 	if (!elem)
 		return false;
 	idx = lt_id_idx(READ_ONCE(elem->lt_id.id));
+	/* acquire: pairs with lt_add_slab()'s release, the slab is visible */
 	return idx < smp_load_acquire(&t->nelem) && lt_elem_idx(t, idx) == elem;
 }
 
@@ -189,7 +192,9 @@ static void lt_free_list_push(struct link_table *t, struct lt_elem *first,
 static struct lt_elem *lt_free_list_pop(struct link_table *t, int n)
 {
 	for (;;) {
+		/* acquire: links written before a push's CAS are visible */
 		s64 old = atomic64_read_acquire(&t->free_list);
+		/* acquire: every index on the list has its slab published */
 		u32 nelem = smp_load_acquire(&t->nelem);
 		struct ltable_id head = { .id = old };
 		struct lt_elem *first = NULL, *e = NULL;
@@ -239,11 +244,13 @@ static int lt_add_slab(struct link_table *t)
 	}
 
 	WRITE_ONCE(t->table[nelem >> t->slab_elem_shift], slab);
+	/* release: initialized slab and its pointer before the new bound */
 	smp_store_release(&t->nelem, nelem + nadd);
 	t->nslabs++;
 
 	preempt_disable();
 	lt_free_list_push(t, slab, e);
+	/* release: reservations against the new capacity find the elements */
 	smp_store_release(&t->capacity, t->capacity + nadd);
 	preempt_enable();
 	return 0;
@@ -297,7 +304,9 @@ static void lt_stat_reservations(struct link_table *t, long delta)
  */
 static int lt_walk_free_list(struct link_table *t, unsigned long *seen)
 {
+	/* acquire: as in lt_free_list_pop() */
 	s64 head = atomic64_read_acquire(&t->free_list);
+	/* acquire: pairs with lt_add_slab() */
 	u32 nelem = smp_load_acquire(&t->nelem);
 	u32 idx = lt_id_idx(head);
 	int n = 0, ret;
@@ -356,7 +365,7 @@ static int ltable_stats_show(struct seq_file *m, void *v)
 		free_len = lt_walk_free_list(t, NULL);
 
 	seq_printf(m, "name: %s\n", t->name);
-	seq_printf(m, "nelem: %u\n", smp_load_acquire(&t->nelem));
+	seq_printf(m, "nelem: %u\n", ltable_nelem(t));
 	seq_printf(m, "max_nelem: %u\n", t->max_nelem);
 	seq_printf(m, "used_elem: %d\n", atomic_read(&t->used_elem));
 	if (free_len >= 0)
@@ -414,11 +423,11 @@ int ltable_init(struct link_table *table, const char *name, u32 max_tbl_elem,
 
 	if ((!is_power_of_2(elem_sz) || elem_sz < sizeof(struct lt_elem) ||
 	     elem_sz > LT_ELEM_SZ_MAX) &&
-	    LT_MISUSE(table, "ltable_init: element size %u is not a power of two in [%zu, %u]",
+	    LT_MISUSE(table, "element size %u is not a power of two in [%zu, %u]",
 		      elem_sz, sizeof(struct lt_elem), LT_ELEM_SZ_MAX))
 		return -EINVAL;
 	if ((!max_tbl_elem || max_tbl_elem > LT_IDX_MAX) &&
-	    LT_MISUSE(table, "ltable_init: max size %u elements not in [1, %u]",
+	    LT_MISUSE(table, "max size %u elements not in [1, %u]",
 		      max_tbl_elem, LT_IDX_MAX))
 		return -EINVAL;
 
@@ -482,11 +491,11 @@ void ltable_destroy(struct link_table *table)
 
 	might_sleep();
 	if (!table->table &&
-	    LT_MISUSE(table, "ltable_destroy: table not initialized or already destroyed"))
+	    LT_MISUSE(table, "table not initialized or already destroyed"))
 		return;
 	used = atomic_read(&table->used_elem);
 	if (used &&
-	    LT_MISUSE(table, "ltable_destroy: %u live elements (of %u), table left intact",
+	    LT_MISUSE(table, "%u live elements (of %u), table left intact",
 		      used, table->nelem))
 		return;
 
@@ -524,7 +533,7 @@ KPRIM_EXPORT(ltable_destroy);
 int ltable_grow(struct link_table *table, u32 min_free)
 {
 	if (!lt_can_sleep() &&
-	    LT_MISUSE(table, "ltable_grow called from atomic context"))
+	    LT_MISUSE(table, "called from atomic context"))
 		return -EAGAIN;
 	might_sleep();
 	return lt_grow(table, min_free);
@@ -540,6 +549,7 @@ KPRIM_EXPORT(ltable_grow);
  */
 u32 ltable_nelem(struct link_table *table)
 {
+	/* acquire: pairs with lt_add_slab(); indices below are backed */
 	return smp_load_acquire(&table->nelem);
 }
 KPRIM_EXPORT(ltable_nelem);
@@ -558,7 +568,8 @@ static void lt_init_allocated(struct link_table *t, struct lt_elem *first,
 		/* only a corrupted table hands out a live element */
 		WARN_ON_ONCE(lt_bits_valid(bits) || lt_bits_refcnt(bits));
 		WRITE_ONCE(e->lt_id.id, lt_mkid(id.idx, id.generation + 2));
-		smp_wmb();	/* new id before the reference a get could race on */
+		/* new id before the bits: a get that sees them sees the id */
+		smp_wmb();
 		WRITE_ONCE(e->lt_bits, 1U | ((u32)type << LT_BITS_TYPE_SHIFT));
 		if (i + 1 < n)
 			e = lt_elem_idx(t, READ_ONCE(e->lt_next_idx));
@@ -591,10 +602,10 @@ struct lt_elem *ltable_alloc_elem(struct link_table *table, int type,
 	struct lt_elem *first;
 
 	if (!lt_type_ok(type) &&
-	    LT_MISUSE(table, "ltable_alloc_elem: invalid element type %d", type))
+	    LT_MISUSE(table, "invalid element type %d", type))
 		return NULL;
 	if ((nelem <= 0 || nelem > table->max_nelem) &&
-	    LT_MISUSE(table, "ltable_alloc_elem: %d elements requested (max %u)",
+	    LT_MISUSE(table, "%d elements requested (max %u)",
 		      nelem, table->max_nelem))
 		return NULL;
 	if (can_sleep)
@@ -604,6 +615,7 @@ struct lt_elem *ltable_alloc_elem(struct link_table *table, int type,
 		u32 cap, used;
 
 		preempt_disable();
+		/* acquire: pairs with lt_add_slab(), the pushed elements are seen */
 		cap = smp_load_acquire(&table->capacity);
 		used = atomic_add_return(nelem, &table->used_elem);
 		first = used <= cap ? lt_free_list_pop(table, nelem) : NULL;
@@ -642,11 +654,11 @@ KPRIM_EXPORT(ltable_alloc_elem);
 
 static void lt_set_type(struct lt_elem *elem, int type)
 {
-	u32 bits = READ_ONCE(elem->lt_bits);
+	u32 bits = READ_ONCE(elem->lt_bits), new_bits;
 
-	while (!try_cmpxchg(&elem->lt_bits, &bits,
-			    (bits & ~LT_BITS_TYPE) | ((u32)type << LT_BITS_TYPE_SHIFT)))
-		;
+	do {
+		new_bits = (bits & ~LT_BITS_TYPE) | ((u32)type << LT_BITS_TYPE_SHIFT);
+	} while (!try_cmpxchg(&elem->lt_bits, &bits, new_bits));
 }
 
 /**
@@ -669,14 +681,14 @@ void ltable_realloc_elem(struct link_table *table, struct lt_elem *elem, int typ
 	int old_type;
 
 	if (!lt_elem_in_table(table, elem) &&
-	    LT_MISUSE(table, "ltable_realloc_elem: %p is not an element of the table", elem))
+	    LT_MISUSE(table, "%p is not an element of the table", elem))
 		return;
 	if (!lt_type_ok(type) &&
-	    LT_MISUSE(table, "ltable_realloc_elem: invalid element type %d", type))
+	    LT_MISUSE(table, "invalid element type %d", type))
 		return;
 	bits = READ_ONCE(elem->lt_bits);
 	if ((lt_bits_valid(bits) || !lt_bits_refcnt(bits)) &&
-	    LT_MISUSE(table, "ltable_realloc_elem: element %#llx is %s (bits %#x)",
+	    LT_MISUSE(table, "element %#llx is %s (bits %#x)",
 		      READ_ONCE(elem->lt_id.id),
 		      lt_bits_valid(bits) ? "valid" : "free", bits))
 		return;
@@ -725,12 +737,12 @@ static void lt_free_elem(struct link_table *t, struct lt_elem *elem)
  */
 struct lt_elem *ltable_get_elem(struct link_table *table, u64 id)
 {
-	u32 idx = lt_id_idx(id), nelem = smp_load_acquire(&table->nelem);
+	u32 idx = lt_id_idx(id), nelem = ltable_nelem(table);
 	struct lt_elem *elem;
 	u32 bits;
 
 	if (idx >= nelem &&
-	    LT_MISUSE(table, "ltable_get_elem: id %#llx: index %u beyond the table (%u elements)",
+	    LT_MISUSE(table, "id %#llx: index %u beyond the table (%u elements)",
 		      id, idx, nelem))
 		return NULL;
 
@@ -740,7 +752,7 @@ struct lt_elem *ltable_get_elem(struct link_table *table, u64 id)
 		if (!lt_bits_valid(bits) || READ_ONCE(elem->lt_id.id) != id)
 			return NULL;
 		if (lt_bits_refcnt(bits) == LT_BITS_REFCNT_MASK &&
-		    LT_MISUSE(table, "ltable_get_elem: id %#llx: reference count overflow", id))
+		    LT_MISUSE(table, "id %#llx: reference count overflow", id))
 			return NULL;
 	} while (!try_cmpxchg(&elem->lt_bits, &bits, bits + 1));
 
@@ -770,12 +782,12 @@ void ltable_put_elem(struct link_table *table, struct lt_elem *elem)
 	u32 bits, new_bits;
 
 	if (!lt_elem_in_table(table, elem) &&
-	    LT_MISUSE(table, "ltable_put_elem: %p is not an element of the table", elem))
+	    LT_MISUSE(table, "%p is not an element of the table", elem))
 		return;
 	bits = READ_ONCE(elem->lt_bits);
 	do {
 		if (!lt_bits_refcnt(bits) &&
-		    LT_MISUSE(table, "ltable_put_elem: element %#llx: reference count underflow (bits %#x)",
+		    LT_MISUSE(table, "element %#llx: reference count underflow (bits %#x)",
 			      READ_ONCE(elem->lt_id.id), bits))
 			return;
 		new_bits = bits - 1;
@@ -806,20 +818,20 @@ void lt_elem_invalidate(struct lt_elem *elem)
 		if (!lt_bits_valid(bits)) {
 			if (lt_bits_type(bits) != LT_RESERVED)
 				KPRIM_MISUSE(&ltable_misuse,
-					     "lt_elem_invalidate: element %#llx already invalid (bits %#x)",
-					     READ_ONCE(elem->lt_id.id), bits);
+					     "%s: element %#llx already invalid (bits %#x)",
+					     __func__, READ_ONCE(elem->lt_id.id), bits);
 			return;
 		}
 	} while (!try_cmpxchg(&elem->lt_bits, &bits, bits & ~LT_BITS_VALID));
 
 	if (lt_bits_type(bits) == LT_RESERVED)
 		KPRIM_MISUSE(&ltable_misuse,
-			     "lt_elem_invalidate: reserved element %#llx was valid",
-			     READ_ONCE(elem->lt_id.id));
+			     "%s: reserved element %#llx was valid",
+			     __func__, READ_ONCE(elem->lt_id.id));
 	else if (!lt_bits_refcnt(bits))
 		KPRIM_MISUSE(&ltable_misuse,
-			     "lt_elem_invalidate: element %#llx invalidated without a reference; it leaks",
-			     READ_ONCE(elem->lt_id.id));
+			     "%s: element %#llx invalidated without a reference; it leaks",
+			     __func__, READ_ONCE(elem->lt_id.id));
 }
 KPRIM_EXPORT(lt_elem_invalidate);
 
@@ -841,8 +853,8 @@ void lt_elem_mkvalid(struct lt_elem *elem)
 		if ((lt_bits_valid(bits) || !lt_bits_refcnt(bits) ||
 		     lt_bits_type(bits) == LT_RESERVED) &&
 		    KPRIM_MISUSE(&ltable_misuse,
-				 "lt_elem_mkvalid: element %#llx is valid, free or reserved (bits %#x)",
-				 READ_ONCE(elem->lt_id.id), bits))
+				 "%s: element %#llx is valid, free or reserved (bits %#x)",
+				 __func__, READ_ONCE(elem->lt_id.id), bits))
 			return;
 	} while (!try_cmpxchg(&elem->lt_bits, &bits, bits | LT_BITS_VALID));
 }
@@ -874,25 +886,25 @@ static bool lt_list_member_ok(struct link_table *t, struct lt_elem *elem)
 int lt_elem_list_link(struct link_table *table, struct lt_elem *parent,
 		      struct lt_elem *child)
 {
-	u32 nelem = smp_load_acquire(&table->nelem), next;
+	u32 nelem = ltable_nelem(table), next;
 	int n = 1;
 
 	if (!lt_list_member_ok(table, parent) &&
-	    LT_MISUSE(table, "lt_elem_list_link: bad parent %p", parent))
+	    LT_MISUSE(table, "bad parent %p", parent))
 		return -EINVAL;
 	if (child && !lt_list_member_ok(table, child) &&
-	    LT_MISUSE(table, "lt_elem_list_link: bad child %p", child))
+	    LT_MISUSE(table, "bad child %p", child))
 		return -EINVAL;
 
 	for (;;) {
 		if (parent == child &&
-		    LT_MISUSE(table, "lt_elem_list_link: child %p already on the list", child))
+		    LT_MISUSE(table, "child %p already on the list", child))
 			return -EINVAL;
 		next = READ_ONCE(parent->lt_next_idx);
 		if (next == LT_IDX_MAX)
 			break;
 		if ((next >= nelem || n >= nelem) &&
-		    LT_MISUSE(table, "lt_elem_list_link: corrupt list (next %u after %d elements)",
+		    LT_MISUSE(table, "corrupt list (next %u after %d elements)",
 			      next, n))
 			return -EINVAL;
 		parent = lt_elem_idx(table, next);
@@ -918,13 +930,13 @@ KPRIM_EXPORT(lt_elem_list_link);
  */
 struct lt_elem *lt_elem_list_first(struct link_table *table, u64 id)
 {
-	u32 idx = lt_id_idx(id), nelem = smp_load_acquire(&table->nelem), bits;
+	u32 idx = lt_id_idx(id), nelem = ltable_nelem(table), bits;
 	struct lt_elem *elem;
 
 	if (!id)
 		return NULL;
 	if (idx >= nelem &&
-	    LT_MISUSE(table, "lt_elem_list_first: id %#llx: index %u beyond the table (%u elements)",
+	    LT_MISUSE(table, "id %#llx: index %u beyond the table (%u elements)",
 		      id, idx, nelem))
 		return NULL;
 	elem = lt_elem_idx(table, idx);
@@ -933,7 +945,7 @@ struct lt_elem *lt_elem_list_first(struct link_table *table, u64 id)
 	bits = READ_ONCE(elem->lt_bits);
 	if ((lt_bits_valid(bits) || lt_bits_type(bits) != LT_RESERVED ||
 	     lt_bits_refcnt(bits) != 1) &&
-	    LT_MISUSE(table, "lt_elem_list_first: id %#llx: valid or unreserved element in a reserved list (bits %#x)",
+	    LT_MISUSE(table, "id %#llx: valid or unreserved element in a reserved list (bits %#x)",
 		      id, bits))
 		return NULL;
 	return elem;
@@ -955,7 +967,7 @@ struct lt_elem *lt_elem_list_next(struct link_table *table, struct lt_elem *head
 	if (!head)
 		return NULL;
 	next = READ_ONCE(head->lt_next_idx);
-	if (next >= smp_load_acquire(&table->nelem))
+	if (next >= ltable_nelem(table))
 		return NULL;
 	return lt_elem_idx(table, next);
 }
@@ -1030,7 +1042,7 @@ KPRIM_EXPORT(lt_elem_list_pop);
  */
 int lt_elem_list_release(struct link_table *table, struct lt_elem *head, int type)
 {
-	u32 nelem = smp_load_acquire(&table->nelem), next, bits;
+	u32 nelem = ltable_nelem(table), next, bits;
 	struct lt_elem *e, *last = head;
 	int n = 0;
 
@@ -1038,22 +1050,22 @@ int lt_elem_list_release(struct link_table *table, struct lt_elem *head, int typ
 		return 0;
 	for (e = head; ; e = lt_elem_idx(table, next)) {
 		if (!lt_elem_in_table(table, e) &&
-		    LT_MISUSE(table, "lt_elem_list_release: %p is not an element of the table", e))
+		    LT_MISUSE(table, "%p is not an element of the table", e))
 			return -EINVAL;
 		bits = READ_ONCE(e->lt_bits);
 		if ((lt_bits_valid(bits) || lt_bits_refcnt(bits) != 1 ||
 		     lt_bits_type(bits) != type) &&
-		    LT_MISUSE(table, "lt_elem_list_release: element %#llx (bits %#x) is not an unused type-%d list member",
+		    LT_MISUSE(table, "element %#llx (bits %#x) is no unused type-%d list member",
 			      READ_ONCE(e->lt_id.id), bits, type))
 			return -EINVAL;
 		next = READ_ONCE(e->lt_next_idx);
 		if (++n >= nelem && next != LT_IDX_MAX &&
-		    LT_MISUSE(table, "lt_elem_list_release: list loops"))
+		    LT_MISUSE(table, "list loops"))
 			return -EINVAL;
 		if (next == LT_IDX_MAX)
 			break;
 		if (next >= nelem &&
-		    LT_MISUSE(table, "lt_elem_list_release: corrupt link %u", next))
+		    LT_MISUSE(table, "corrupt link %u", next))
 			return -EINVAL;
 	}
 
@@ -1110,7 +1122,7 @@ KPRIM_EXPORT(ltable_misuse_count);
  */
 int ltable_check(struct link_table *table)
 {
-	u32 nelem = smp_load_acquire(&table->nelem);
+	u32 nelem = ltable_nelem(table);
 	unsigned long *seen;
 	int n;
 

@@ -8,6 +8,7 @@
 #define _KPRIM_LTABLE_H
 
 #include <linux/atomic.h>
+#include <linux/bits.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
@@ -65,7 +66,7 @@ enum {
 #define LT_BITS_TYPE_MASK	0x3U
 #define LT_BITS_TYPE		(LT_BITS_TYPE_MASK << LT_BITS_TYPE_SHIFT)
 #define LT_BITS_VALID_SHIFT	31
-#define LT_BITS_VALID		(1U << LT_BITS_VALID_SHIFT)
+#define LT_BITS_VALID		BIT(LT_BITS_VALID_SHIFT)
 
 /**
  * lt_bits_valid() - is the valid bit set in an lt_bits value
@@ -144,9 +145,9 @@ struct ltable_stats {
 
 /**
  * struct link_table - a link table; embed it, set it up with ltable_init()
+ * @misuse: number of API misuses reported for this table (read-only)
  *
- * All fields are private to kprim's ltable.c.  @misuse is public only as a
- * read-only diagnostic: it counts API misuses reported for this table.
+ * All other fields are private to kprim's ltable.c.
  */
 struct link_table {
 	/* private: */
