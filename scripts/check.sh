@@ -78,6 +78,7 @@ src=$(kprim_src_dir)
 
 step "3/5 build kprim and KUnit modules against $(basename "$kdir")"
 rm -rf "$build/test"
+mkdir -p "$build"
 run_with_progress "$build/test.build.log" "module build" \
 	"$KPRIM_TOP/scripts/build-module.sh" "$kdir" "$build/test" ||
 	{ cat "$build/test.build.log"; die "module build failed"; }
@@ -145,6 +146,7 @@ else
 	hdr=/usr/src/linux-headers-$ver
 	[ -n "$vmlinuz" ] && [ -e "$hdr/Makefile" ] || die "stock kernel or its headers missing ($vmlinuz, $hdr)"
 	rm -rf "$build/distro"
+	mkdir -p "$build"
 	if ! "$KPRIM_TOP/scripts/build-module.sh" "$hdr" "$build/distro" >"$build/distro.build.log" 2>&1; then
 		cat "$build/distro.build.log"
 		die "build against $hdr failed"

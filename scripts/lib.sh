@@ -48,12 +48,14 @@ run_with_progress() {
 	start=$(date +%s)
 	"$@" >"$log" 2>&1 &
 	pid=$!
+	local next=30
 	while kill -0 "$pid" 2>/dev/null; do
-		sleep 30 &
-		wait $! || true
-		kill -0 "$pid" 2>/dev/null || break
-		printf '    ... %s: %ds, %s\n' "$label" $(( $(date +%s) - start )) \
-			"$(tail -n 1 "$log" | cut -c1-70)" >&2
+		sleep 1
+		if [ $(( $(date +%s) - start )) -ge $next ] && kill -0 "$pid" 2>/dev/null; then
+			printf '    ... %s: %ds, %s\n' "$label" $(( $(date +%s) - start )) \
+				"$(tail -n 1 "$log" | cut -c1-70)" >&2
+			next=$((next + 30))
+		fi
 	done
 	rc=0
 	wait "$pid" || rc=$?
