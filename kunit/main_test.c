@@ -11,20 +11,33 @@
 #include <linux/string.h>
 #include <kprim/kprim.h>
 
-/* The module owning kprim_version() is kprim.ko, and it is live. */
+/*
+ * The kprim.ko this test module links against, found through the module
+ * loader's dependency list (THIS_MODULE->target_list): the loader put it
+ * there when it resolved kprim_version() and friends.  It cannot change
+ * while this module is live.
+ */
+static struct module *kprim_owner(void)
+{
+	struct module_use *use;
+
+	list_for_each_entry(use, &THIS_MODULE->target_list, target_list)
+		if (!strcmp(use->target->name, "kprim"))
+			return use->target;
+	return NULL;
+}
+
+/* kprim.ko is loaded, live, and answers with the version we built against. */
 static void kprim_module_loaded(struct kunit *test)
 {
-	struct module *owner;
+	struct module *kprim = kprim_owner();
 
+	KUNIT_ASSERT_NOT_NULL(test, kprim);
+	KUNIT_EXPECT_EQ(test, kprim->state, MODULE_STATE_LIVE);
+	KUNIT_EXPECT_STREQ(test, kprim->version, KPRIM_VERSION);
 	KUNIT_EXPECT_STREQ(test, kprim_version(), KPRIM_VERSION);
-	preempt_disable();
-	owner = __module_text_address((unsigned long)kprim_version);
-	KUNIT_EXPECT_NOT_NULL(test, owner);
-	if (owner) {
-		KUNIT_EXPECT_STREQ(test, owner->name, "kprim");
-		KUNIT_EXPECT_EQ(test, owner->state, MODULE_STATE_LIVE);
-	}
-	preempt_enable();
+	/* We hold a reference on it: rmmod kprim is refused while we live. */
+	KUNIT_EXPECT_GT(test, module_refcount(kprim), 0);
 }
 
 /* /sys/kernel/debug/kprim exists and is a directory with a version file. */
@@ -47,19 +60,11 @@ static void kprim_debugfs_root_exists(struct kunit *test)
  */
 static void kprim_exports_gpl_only(struct kunit *test)
 {
-	unsigned int nsyms = 0, ngpl = 0;
-	struct module *owner;
+	struct module *kprim = kprim_owner();
 
-	preempt_disable();
-	owner = __module_text_address((unsigned long)kprim_version);
-	if (owner) {
-		nsyms = owner->num_syms;
-		ngpl = owner->num_gpl_syms;
-	}
-	preempt_enable();
-	KUNIT_ASSERT_NOT_NULL(test, owner);
-	KUNIT_EXPECT_EQ(test, nsyms, 0u);
-	KUNIT_EXPECT_GT(test, ngpl, 0u);
+	KUNIT_ASSERT_NOT_NULL(test, kprim);
+	KUNIT_EXPECT_EQ(test, kprim->num_syms, 0u);
+	KUNIT_EXPECT_GT(test, kprim->num_gpl_syms, 0u);
 }
 
 static struct kunit_case kprim_main_cases[] = {
