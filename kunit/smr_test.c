@@ -1,18 +1,1232 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KUnit suite for kprim smr: placeholder until the facility lands.
+ * KUnit suite for kprim smr: the clock, read sections (plain and
+ * sleepable), grace-period detection including wraparound, smr_call
+ * progress, barrier, CPU hotplug, a use-after-free torture test under
+ * KASAN, every SMR pointer accessor, the four SMR queue kinds against an
+ * array model, and one _warns case per misuse check.
  */
 
 #include <kunit/test.h>
-#include <kprim/kprim.h>
+#include <linux/cpu.h>
+#include <linux/delay.h>
+#include <linux/fs.h>
+#include <linux/kthread.h>
+#include <linux/mutex.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/slab.h>
+#include <linux/smp.h>
+#include <linux/srcu.h>
+#include <linux/vmalloc.h>
+#include <linux/workqueue.h>
+#include <kprim/smr.h>
 
-static void smr_placeholder(struct kunit *test)
+/* Documented bound on an idle system (SMR_CALL_DELAY_MS + a grace period). */
+#define SMR_TEST_PROGRESS_MS	100
+/* TCG + KASAN slack on top of it. */
+#define SMR_TEST_SLACK		5
+
+#define SMR_MISUSE_DELTA(smr, before)	(smr_misuse_count(smr) - (before))
+
+static smr_t smr_test_domain(struct kunit *test, smr_flags_t flags)
 {
-	KUNIT_EXPECT_STREQ(test, kprim_version(), KPRIM_VERSION);
+	smr_t smr = smr_domain_create(flags, "kunit");
+
+	KUNIT_ASSERT_NOT_NULL(test, smr);
+	return smr;
+}
+
+/* Start the clock @incs increments below the wrap of unsigned long. */
+static void smr_test_set_clock(smr_t smr, unsigned int incs)
+{
+	smr_seq_t s = (smr_seq_t)ULONG_MAX - 1 - (smr_seq_t)incs * SMR_SEQ_INC;
+
+	atomic_long_set(&smr->smr_clock.s_rd_seq, (long)s);
+	atomic_long_set(&smr->smr_clock.s_wr_seq, (long)s);
+}
+
+static smr_seq_t smr_test_wr(smr_t smr)
+{
+	return (smr_seq_t)atomic_long_read(&smr->smr_clock.s_wr_seq);
+}
+
+static smr_seq_t smr_test_rd(smr_t smr)
+{
+	return (smr_seq_t)atomic_long_read(&smr->smr_clock.s_rd_seq);
+}
+
+/* ---------------------------------------------------------------------- */
+
+static void smr_test_domains(struct kunit *test)
+{
+	smr_t a = smr_test_domain(test, SMR_NONE);
+	smr_t b = smr_test_domain(test, SMR_SLEEPABLE);
+
+	KUNIT_EXPECT_NOT_NULL(test, a->smr_pcpu);
+	KUNIT_EXPECT_STREQ(test, a->smr_name, "kunit");
+	KUNIT_EXPECT_EQ(test, b->smr_flags, SMR_SLEEPABLE);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(a), SMR_SEQ_INIT);
+	KUNIT_EXPECT_EQ(test, smr_test_rd(a), SMR_SEQ_INIT);
+	KUNIT_EXPECT_NOT_NULL(test, smr_system.smr_pcpu);
+	KUNIT_EXPECT_NOT_NULL(test, smr_system_sleepable.smr_pcpu);
+	KUNIT_EXPECT_EQ(test, smr_system_sleepable.smr_flags, SMR_SLEEPABLE);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(a), 0UL);
+	smr_domain_free(a);
+	smr_domain_free(b);
+	smr_domain_free(NULL);
+}
+
+static SMR_DEFINE(smr_test_static, "kunit_static");
+static SMR_DEFINE_SLEEPABLE(smr_test_static_sl, "kunit_static_sl");
+
+static void smr_test_static_domain(struct kunit *test)
+{
+	struct smr_tracker t;
+
+	KUNIT_ASSERT_EQ(test, smr_domain_init(&smr_test_static), 0);
+	KUNIT_ASSERT_EQ(test, smr_domain_init(&smr_test_static_sl), 0);
+	smr_enter(&smr_test_static);
+	KUNIT_EXPECT_TRUE(test, smr_entered(&smr_test_static));
+	smr_leave(&smr_test_static);
+	smr_enter_sleepable(&smr_test_static_sl, &t);
+	KUNIT_EXPECT_TRUE(test, smr_entered(&smr_test_static_sl));
+	smr_leave_sleepable(&smr_test_static_sl, &t);
+	KUNIT_EXPECT_FALSE(test, smr_entered(&smr_test_static_sl));
+	smr_synchronize(&smr_test_static);
+	smr_synchronize(&smr_test_static_sl);
+	smr_domain_fini(&smr_test_static);
+	smr_domain_fini(&smr_test_static_sl);
+	KUNIT_EXPECT_NULL(test, smr_test_static.smr_pcpu);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(&smr_test_static), 0UL);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(&smr_test_static_sl), 0UL);
+}
+
+static void smr_test_clock(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	smr_seq_t w0 = smr_test_wr(smr), g, d;
+
+	g = smr_advance(smr);
+	KUNIT_EXPECT_EQ(test, g, w0 + SMR_SEQ_INC);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(smr), g);
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, g));
+	KUNIT_EXPECT_EQ(test, smr_test_rd(smr), g);
+
+	d = smr_deferred_advance(smr);
+	KUNIT_EXPECT_EQ(test, d, g + SMR_SEQ_INC);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(smr), g);
+	/* Not committed: not reached. */
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, d));
+	smr_deferred_advance_commit(smr, d);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(smr), d);
+	smr_deferred_advance_commit(smr, d);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(smr), d);
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, d));
+
+	/* smr_wait() commits a deferred goal itself. */
+	d = smr_deferred_advance(smr);
+	smr_wait(smr, d);
+	KUNIT_EXPECT_EQ(test, smr_test_wr(smr), d);
+	KUNIT_EXPECT_EQ(test, smr_test_rd(smr), d);
+
+	/* Two deferred goals taken together share one advance. */
+	g = smr_deferred_advance(smr);
+	d = smr_deferred_advance(smr);
+	KUNIT_EXPECT_EQ(test, g, d);
+	smr_synchronize(smr);
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, g));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 0UL);
+	smr_domain_free(smr);
+}
+
+static void smr_test_seq_cmp(struct kunit *test)
+{
+	smr_seq_t top = (smr_seq_t)ULONG_MAX - 1;
+
+	KUNIT_EXPECT_TRUE(test, SMR_SEQ_CMP(top + SMR_SEQ_INC, >, top));
+	KUNIT_EXPECT_TRUE(test, SMR_SEQ_CMP(top, <, top + SMR_SEQ_INC));
+	KUNIT_EXPECT_TRUE(test, SMR_SEQ_CMP(top, <=, top));
+	KUNIT_EXPECT_EQ(test, top + SMR_SEQ_INC, SMR_SEQ_INIT);
+	KUNIT_EXPECT_FALSE(test, SMR_SEQ_CMP((smr_seq_t)SMR_SEQ_INIT, <, top));
+}
+
+/* A reader inside a section holds back goals taken after it entered. */
+static void smr_test_reader_blocks_poll(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	smr_seq_t before, goal;
+
+	before = smr_advance(smr);
+	smr_enter(smr);
+	KUNIT_EXPECT_TRUE(test, smr_entered(smr));
+	goal = smr_advance(smr);
+	/* The section started before @goal: not reached, but @before is. */
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, before));
+	smr_leave(smr);
+	KUNIT_EXPECT_FALSE(test, smr_entered(smr));
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 0UL);
+	smr_domain_free(smr);
+}
+
+static void smr_test_sleepable_blocks_poll(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_SLEEPABLE);
+	struct smr_tracker t;
+	smr_seq_t goal;
+
+	smr_enter_sleepable(smr, &t);
+	KUNIT_EXPECT_TRUE(test, smr_entered(smr));
+	goal = smr_advance(smr);
+	msleep(20);	/* Sleeping inside is allowed. */
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+	smr_leave_sleepable(smr, &t);
+	KUNIT_EXPECT_FALSE(test, smr_entered(smr));
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 0UL);
+	smr_domain_free(smr);
+}
+
+struct smr_test_holder {
+	smr_t smr;
+	bool sleepable;
+	unsigned int hold_ms;
+	atomic_t entered;
+	atomic_t left;
+};
+
+static int smr_test_holder_fn(void *arg)
+{
+	struct smr_test_holder *h = arg;
+	struct smr_tracker t;
+
+	if (h->sleepable) {
+		smr_enter_sleepable(h->smr, &t);
+		atomic_set(&h->entered, 1);
+		msleep(h->hold_ms);
+		atomic_set(&h->left, 1);
+		smr_leave_sleepable(h->smr, &t);
+	} else {
+		smr_enter(h->smr);
+		atomic_set(&h->entered, 1);
+		mdelay(h->hold_ms);
+		atomic_set(&h->left, 1);
+		smr_leave(h->smr);
+	}
+	return 0;
+}
+
+static void smr_test_wait_for_reader(struct kunit *test, smr_flags_t flags,
+				     unsigned int wraps)
+{
+	struct smr_test_holder h = { .hold_ms = 50 };
+	struct task_struct *tsk;
+	smr_seq_t goal;
+	int cpu, other;
+
+	h.smr = smr_test_domain(test, flags);
+	h.sleepable = flags & SMR_SLEEPABLE;
+	if (wraps)
+		smr_test_set_clock(h.smr, wraps);
+	cpu = get_cpu();
+	other = cpumask_any_but(cpu_online_mask, cpu);
+	put_cpu();
+	if (other >= nr_cpu_ids) {
+		smr_domain_free(h.smr);
+		kunit_skip(test, "needs a second online CPU");
+	}
+	tsk = kthread_create(smr_test_holder_fn, &h, "smr_holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
+	kthread_bind(tsk, other);
+	get_task_struct(tsk);
+	wake_up_process(tsk);
+	while (!atomic_read(&h.entered))
+		cpu_relax();
+	/* Cross the wrap while the reader is inside. */
+	goal = smr_advance(h.smr);
+	while (wraps-- > 0)
+		goal = smr_advance(h.smr);
+	KUNIT_EXPECT_FALSE(test, smr_poll(h.smr, goal));
+	smr_wait(h.smr, goal);
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.left), 1);
+	KUNIT_EXPECT_TRUE(test, smr_poll(h.smr, goal));
+	kthread_stop(tsk);
+	put_task_struct(tsk);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(h.smr), 0UL);
+	smr_domain_free(h.smr);
+}
+
+static void smr_test_wait(struct kunit *test)
+{
+	smr_test_wait_for_reader(test, SMR_NONE, 0);
+}
+
+static void smr_test_wait_sleepable(struct kunit *test)
+{
+	smr_test_wait_for_reader(test, SMR_SLEEPABLE, 0);
+}
+
+static void smr_test_wait_wrap(struct kunit *test)
+{
+	smr_test_wait_for_reader(test, SMR_NONE, 3);
+}
+
+static void smr_test_wraparound(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	smr_seq_t goal, prev;
+	int i;
+
+	smr_test_set_clock(smr, 3);
+	prev = smr_test_wr(smr);
+	for (i = 0; i < 8; i++) {
+		smr_enter(smr);
+		goal = smr_advance(smr);
+		KUNIT_EXPECT_NE(test, goal, SMR_SEQ_INVALID);
+		KUNIT_EXPECT_TRUE(test, SMR_SEQ_CMP(goal, >, prev));
+		KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+		smr_leave(smr);
+		KUNIT_EXPECT_TRUE(test, smr_poll(smr, goal));
+		KUNIT_EXPECT_EQ(test, smr_test_rd(smr), goal);
+		prev = goal;
+	}
+	/* We went past the wrap. */
+	KUNIT_EXPECT_LT(test, smr_test_wr(smr), (smr_seq_t)64);
+	goal = smr_deferred_advance(smr);
+	smr_wait(smr, goal);
+	KUNIT_EXPECT_EQ(test, smr_test_rd(smr), goal);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 0UL);
+	smr_domain_free(smr);
+}
+
+/* ---------------------------------------------------------------------- */
+/* smr_call                                                               */
+/* ---------------------------------------------------------------------- */
+
+struct smr_test_cb {
+	struct smr_node node;
+	atomic_long_t *count;
+	unsigned long ran_at;
+};
+
+static void smr_test_count_cb(struct smr_node *node)
+{
+	struct smr_test_cb *c = container_of(node, struct smr_test_cb, node);
+
+	WRITE_ONCE(c->ran_at, jiffies);
+	atomic_long_inc(c->count);
+}
+
+static void smr_test_call_progress(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb c = { .count = &count };
+	unsigned long t0, limit;
+
+	t0 = jiffies;
+	limit = t0 + msecs_to_jiffies(SMR_TEST_PROGRESS_MS * SMR_TEST_SLACK);
+	smr_call(smr, &c.node, sizeof(c), smr_test_count_cb);
+	while (!atomic_long_read(&count) && time_before(jiffies, limit + HZ))
+		msleep(5);
+	KUNIT_ASSERT_EQ(test, atomic_long_read(&count), 1L);
+	kunit_info(test, "one callback on an idle domain ran after %u ms\n",
+		   jiffies_to_msecs(c.ran_at - t0));
+	KUNIT_EXPECT_TRUE(test, time_before_eq(c.ran_at, limit));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_cb_run), 1L);
+	smr_domain_free(smr);
+}
+
+static void smr_test_call_expedite(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb c = { .count = &count };
+	struct smr_test_cb c2 = { .count = &count };
+	smr_seq_t goal;
+
+	/* A callback never runs while a reader from before it is inside. */
+	smr_enter(smr);
+	smr_leave(smr);
+	smr_call(smr, &c.node, SMR_CALL_EXPEDITE, smr_test_count_cb);
+	goal = smr_advance(smr);
+	smr_wait(smr, goal);
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 1L);
+	smr_call(smr, &c2.node, SMR_CALL_EXPEDITE, smr_test_count_cb);
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 2L);
+	smr_domain_free(smr);
+}
+
+static void smr_test_call_blocked_by_reader(struct kunit *test)
+{
+	struct smr_test_holder h = { .hold_ms = 200, .sleepable = true };
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb c = { .count = &count };
+	struct task_struct *tsk;
+
+	h.smr = smr_test_domain(test, SMR_SLEEPABLE);
+	tsk = kthread_run(smr_test_holder_fn, &h, "smr_holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
+	get_task_struct(tsk);
+	while (!atomic_read(&h.entered))
+		msleep(1);
+	smr_call(h.smr, &c.node, SMR_CALL_EXPEDITE, smr_test_count_cb);
+	msleep(50);
+	/* The sleepable reader is still inside: nothing ran. */
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.left), 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 0L);
+	smr_barrier(h.smr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.left), 1);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 1L);
+	kthread_stop(tsk);
+	put_task_struct(tsk);
+	smr_domain_free(h.smr);
+}
+
+#define SMR_TEST_MANY	100000
+
+static void smr_test_barrier_many(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb *cbs;
+	int i;
+
+	cbs = vcalloc(SMR_TEST_MANY, sizeof(*cbs));
+	KUNIT_ASSERT_NOT_NULL(test, cbs);
+	for (i = 0; i < SMR_TEST_MANY; i++) {
+		cbs[i].count = &count;
+		smr_call(smr, &cbs[i].node, 64, smr_test_count_cb);
+		if (!(i & 1023))
+			cond_resched();
+	}
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), (long)SMR_TEST_MANY);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_cb_run), (long)SMR_TEST_MANY);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_cb_queued),
+			(long)SMR_TEST_MANY);
+	smr_domain_free(smr);
+	vfree(cbs);
+}
+
+struct smr_test_hp {
+	smr_t smr;
+	struct smr_test_cb *cbs;
+	int n;
+};
+
+static long smr_test_hp_queue(void *arg)
+{
+	struct smr_test_hp *hp = arg;
+	int i;
+
+	for (i = 0; i < hp->n; i++)
+		smr_call(hp->smr, &hp->cbs[i].node, 8, smr_test_count_cb);
+	return 0;
+}
+
+static void smr_test_call_hotplug(struct kunit *test)
+{
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_hp hp = { .n = 64 };
+	struct smr_tracker t;
+	int cpu, i, err;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs a second online CPU");
+	cpu = cpumask_last(cpu_online_mask);
+	if (cpu == 0)
+		kunit_skip(test, "no hot-unpluggable CPU");
+	hp.smr = smr_test_domain(test, SMR_SLEEPABLE);
+	hp.cbs = kunit_kcalloc(test, hp.n, sizeof(*hp.cbs), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, hp.cbs);
+	for (i = 0; i < hp.n; i++)
+		hp.cbs[i].count = &count;
+
+	/* Hold a section so the callbacks cannot run before the unplug. */
+	smr_enter_sleepable(hp.smr, &t);
+	work_on_cpu(cpu, smr_test_hp_queue, &hp);
+	err = remove_cpu(cpu);
+	if (err) {
+		smr_leave_sleepable(hp.smr, &t);
+		smr_barrier(hp.smr);
+		smr_domain_free(hp.smr);
+		kunit_skip(test, "remove_cpu(%d) failed: %d", cpu, err);
+	}
+	msleep(100);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 0L);
+	smr_leave_sleepable(hp.smr, &t);
+	smr_barrier(hp.smr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), (long)hp.n);
+	KUNIT_EXPECT_EQ(test, add_cpu(cpu), 0);
+	smr_domain_free(hp.smr);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Torture                                                                */
+/* ---------------------------------------------------------------------- */
+
+#define SMR_CANARY	0x5ca1ab1e0ddba11UL
+#define SMR_DEAD	0xdeadbeefdeadbeefUL
+
+struct smr_tobj {
+	unsigned long canary;
+	unsigned long gen;
+	struct smr_node node;
+};
+
+struct smr_torture {
+	smr_t smr;
+	bool sleepable;
+	SMR_POINTER(struct smr_tobj *) ptr;
+	struct mutex lock;
+	atomic_long_t reads;
+	atomic_long_t bad;
+	atomic_long_t freed;
+	atomic_long_t retired;
+};
+
+static void smr_tobj_free(struct smr_node *node)
+{
+	struct smr_tobj *o = container_of(node, struct smr_tobj, node);
+
+	o->canary = SMR_DEAD;
+	kfree(o);
+}
+
+static int smr_torture_reader(void *arg)
+{
+	struct smr_torture *tt = arg;
+	struct smr_tracker t;
+	struct smr_tobj *o;
+	unsigned long n = 0;
+
+	while (!kthread_should_stop()) {
+		if (tt->sleepable)
+			smr_enter_sleepable(tt->smr, &t);
+		else
+			smr_enter(tt->smr);
+		o = smr_entered_load_acquire(&tt->ptr);
+		if (o && READ_ONCE(o->canary) != SMR_CANARY)
+			atomic_long_inc(&tt->bad);
+		if (tt->sleepable && !(n & 15))
+			msleep(1);
+		if (o && READ_ONCE(o->canary) != SMR_CANARY)
+			atomic_long_inc(&tt->bad);
+		if (tt->sleepable)
+			smr_leave_sleepable(tt->smr, &t);
+		else
+			smr_leave(tt->smr);
+		n++;
+		if (!(n & 255))
+			cond_resched();
+	}
+	atomic_long_add(n, &tt->reads);
+	return 0;
+}
+
+static int smr_torture_writer(void *arg)
+{
+	struct smr_torture *tt = arg;
+	unsigned long gen = 0;
+	struct smr_tobj *o, *old;
+
+	while (!kthread_should_stop()) {
+		o = kmalloc(sizeof(*o), GFP_KERNEL);
+		if (!o) {
+			msleep(1);
+			continue;
+		}
+		o->canary = SMR_CANARY;
+		o->gen = ++gen;
+		mutex_lock(&tt->lock);
+		old = smr_serialized_swap(&tt->ptr, o);
+		mutex_unlock(&tt->lock);
+		if (!old)
+			continue;
+		atomic_long_inc(&tt->retired);
+		if (gen & 1) {
+			smr_call(tt->smr, &old->node, sizeof(*old), smr_tobj_free);
+		} else {
+			smr_synchronize(tt->smr);
+			old->canary = SMR_DEAD;
+			kfree(old);
+		}
+		if (!(gen & 31))
+			cond_resched();
+	}
+	return 0;
+}
+
+static void smr_torture_run(struct kunit *test, smr_flags_t flags)
+{
+	struct task_struct *tasks[10];
+	struct smr_torture *tt;
+	struct smr_tobj *last;
+	int nr = 0, nreaders, i;
+
+	tt = kunit_kzalloc(test, sizeof(*tt), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tt);
+	tt->smr = smr_test_domain(test, flags);
+	tt->sleepable = flags & SMR_SLEEPABLE;
+	smr_test_set_clock(tt->smr, 50);	/* wrap during the run */
+	mutex_init(&tt->lock);
+	smr_clear_store(&tt->ptr);
+
+	nreaders = clamp_t(int, num_online_cpus() * 2, 2, 8);
+	for (i = 0; i < nreaders; i++)
+		tasks[nr++] = kthread_run(smr_torture_reader, tt, "smr_trd/%d", i);
+	tasks[nr++] = kthread_run(smr_torture_writer, tt, "smr_twr/0");
+	tasks[nr++] = kthread_run(smr_torture_writer, tt, "smr_twr/1");
+	for (i = 0; i < nr; i++) {
+		KUNIT_ASSERT_FALSE(test, IS_ERR(tasks[i]));
+		get_task_struct(tasks[i]);
+	}
+	msleep(3000);
+	for (i = 0; i < nr; i++) {
+		kthread_stop(tasks[i]);
+		put_task_struct(tasks[i]);
+	}
+	last = smr_serialized_swap(&tt->ptr, NULL);
+	if (last)
+		smr_call(tt->smr, &last->node, sizeof(*last), smr_tobj_free);
+	smr_barrier(tt->smr);
+	kunit_info(test, "%ld reads, %ld objects retired, wr_seq %lu\n",
+		   atomic_long_read(&tt->reads), atomic_long_read(&tt->retired),
+		   smr_test_wr(tt->smr));
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&tt->bad), 0L);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&tt->reads), 0L);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&tt->retired), 0L);
+	/* The clock wrapped around during the run. */
+	KUNIT_EXPECT_LT(test, smr_test_wr(tt->smr), (smr_seq_t)ULONG_MAX / 2);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(tt->smr), 0UL);
+	smr_domain_free(tt->smr);
+}
+
+static void smr_test_torture(struct kunit *test)
+{
+	smr_torture_run(test, SMR_NONE);
+}
+
+static void smr_test_torture_sleepable(struct kunit *test)
+{
+	smr_torture_run(test, SMR_SLEEPABLE);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SMR pointers                                                           */
+/* ---------------------------------------------------------------------- */
+
+struct smr_tval {
+	int v;
+};
+
+static void smr_test_accessors(struct kunit *test)
+{
+	struct smr_tval a = { 1 }, b = { 2 }, *p;
+	SMR_POINTER(struct smr_tval *) ptr;
+	smr_t smr = &smr_system;
+	unsigned long m0 = smr_misuse_count(NULL);
+
+	smr_init_store(&ptr, &a);
+	KUNIT_EXPECT_EQ(test, smr_unsafe_load(&ptr), (uintptr_t)&a);
+	KUNIT_EXPECT_PTR_EQ(test, smr_serialized_load(&ptr), &a);
+	KUNIT_EXPECT_PTR_EQ(test, smr_serialized_load_assert(&ptr, true), &a);
+	smr_serialized_store(&ptr, &b);
+	KUNIT_EXPECT_PTR_EQ(test, smr_unserialized_load(&ptr), &b);
+	smr_serialized_store_assert(&ptr, &a, true);
+	KUNIT_EXPECT_PTR_EQ(test, smr_serialized_load(&ptr), &a);
+	smr_serialized_store_relaxed(&ptr, &b);
+	KUNIT_EXPECT_PTR_EQ(test, smr_serialized_load(&ptr), &b);
+	smr_serialized_store_relaxed_assert(&ptr, &a, true);
+	KUNIT_EXPECT_PTR_EQ(test, smr_serialized_load(&ptr), &a);
+	p = smr_serialized_swap(&ptr, &b);
+	KUNIT_EXPECT_PTR_EQ(test, p, &a);
+	p = smr_serialized_swap_assert(&ptr, &a, true);
+	KUNIT_EXPECT_PTR_EQ(test, p, &b);
+
+	smr_enter(smr);
+	KUNIT_EXPECT_EQ(test, smr_entered_load(&ptr)->v, 1);
+	KUNIT_EXPECT_EQ(test, smr_entered_load_assert(&ptr, smr)->v, 1);
+	KUNIT_EXPECT_EQ(test, smr_entered_load_acquire(&ptr)->v, 1);
+	KUNIT_EXPECT_EQ(test, smr_entered_load_acquire_assert(&ptr, smr)->v, 1);
+	smr_leave(smr);
+
+	smr_unserialized_store(&ptr, &b);
+	KUNIT_EXPECT_PTR_EQ(test, smr_unserialized_load(&ptr), &b);
+	smr_clear_store(&ptr);
+	KUNIT_EXPECT_EQ(test, smr_unsafe_load(&ptr), (uintptr_t)0);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);
+}
+
+static void smr_test_accessors_assert_warns(struct kunit *test)
+{
+	struct smr_tval a = { 1 };
+	SMR_POINTER(struct smr_tval *) ptr;
+	unsigned long m0 = smr_misuse_count(NULL);
+	struct smr_tval *p;
+
+	smr_init_store(&ptr, &a);
+	p = smr_serialized_load_assert(&ptr, false);
+	KUNIT_EXPECT_PTR_EQ(test, p, &a);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 1);
+	p = smr_entered_load_assert(&ptr, &smr_system);
+	KUNIT_EXPECT_PTR_EQ(test, p, &a);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 2);
+	smr_serialized_store_assert(&ptr, NULL, false);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 3);
+}
+
+/* ---------------------------------------------------------------------- */
+/* SMR queues against an array model                                      */
+/* ---------------------------------------------------------------------- */
+
+#define QN	24
+
+struct smr_qe {
+	int val;
+	struct smrq_slink sl;
+	struct smrq_link dl;
+};
+
+struct smr_qmodel {
+	int v[QN];
+	int n;
+	bool in[QN];
+};
+
+static u32 smr_lcg(u32 *s)
+{
+	*s = *s * 1103515245 + 12345;
+	return *s >> 8;
+}
+
+static void smr_qmodel_insert(struct smr_qmodel *m, int pos, int val)
+{
+	memmove(&m->v[pos + 1], &m->v[pos], (m->n - pos) * sizeof(int));
+	m->v[pos] = val;
+	m->n++;
+	m->in[val] = true;
+}
+
+static int smr_qmodel_find(struct smr_qmodel *m, int val)
+{
+	int i;
+
+	for (i = 0; i < m->n; i++)
+		if (m->v[i] == val)
+			return i;
+	return -1;
+}
+
+static void smr_qmodel_remove(struct smr_qmodel *m, int val)
+{
+	int pos = smr_qmodel_find(m, val);
+
+	memmove(&m->v[pos], &m->v[pos + 1], (m->n - pos - 1) * sizeof(int));
+	m->n--;
+	m->in[val] = false;
+}
+
+#define SMRQ_CHECK(test, head, field, m, e) do {			\
+	struct smr_qe *__q;						\
+	int __i = 0;							\
+	smrq_serialized_foreach(__q, head, field) {			\
+		KUNIT_ASSERT_LT(test, __i, (m)->n);			\
+		KUNIT_EXPECT_EQ(test, __q->val, (m)->v[__i]);		\
+		__i++;							\
+	}								\
+	KUNIT_EXPECT_EQ(test, __i, (m)->n);				\
+	KUNIT_EXPECT_EQ(test, smrq_empty(head), (m)->n == 0);		\
+	__i = 0;							\
+	smr_enter(&smr_system);						\
+	smrq_entered_foreach(__q, head, field) {			\
+		if (__i >= (m)->n)					\
+			break;						\
+		KUNIT_EXPECT_EQ(test, __q->val, (m)->v[__i]);		\
+		__i++;							\
+	}								\
+	smr_leave(&smr_system);						\
+	KUNIT_EXPECT_EQ(test, __i, (m)->n);				\
+	__q = smrq_serialized_first(head, struct smr_qe, field);	\
+	KUNIT_EXPECT_PTR_EQ(test, __q, (m)->n ? &(e)[(m)->v[0]] : NULL); \
+	if (__q && (m)->n > 1)						\
+		KUNIT_EXPECT_PTR_EQ(test, smrq_serialized_next(__q, field), \
+				    &(e)[(m)->v[1]]);			\
+} while (0)
+
+#define SMRQ_CHECK_LAST(test, head, field, m, e)			\
+	KUNIT_EXPECT_PTR_EQ(test, (void *)(head)->last,		\
+			    (m)->n ? (void *)&(e)[(m)->v[(m)->n - 1]].field.next \
+				   : (void *)&(head)->first)
+
+#define SMRQ_CHECK_PREV(test, head, field, m, e) do {			\
+	int __j;							\
+	for (__j = 0; __j < (m)->n; __j++)				\
+		KUNIT_EXPECT_PTR_EQ(test, (void *)(e)[(m)->v[__j]].field.prev, \
+			__j ? (void *)&(e)[(m)->v[__j - 1]].field.next	\
+			    : (void *)&(head)->first);			\
+} while (0)
+
+#define SMRQ_NOTHING(test, head, field, m, e) do { } while (0)
+
+/*
+ * Random inserts (head, and tail for tail queues, plain and relaxed),
+ * removals and replacements, checked after each step.
+ */
+#define SMRQ_MODEL_TEST(kind, head_t, field, tail, at_tail, LAST, PREV)		\
+static void smr_test_queue_##kind(struct kunit *test)			\
+{									\
+	struct smr_qe *e = kunit_kcalloc(test, QN, sizeof(*e), GFP_KERNEL); \
+	struct smr_qmodel *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL); \
+	struct head_t *head = kunit_kzalloc(test, sizeof(*head), GFP_KERNEL); \
+	unsigned long m0 = smr_misuse_count(NULL);			\
+	u32 seed = 42;							\
+	int op, i;							\
+									\
+	KUNIT_ASSERT_NOT_NULL(test, e);					\
+	KUNIT_ASSERT_NOT_NULL(test, m);					\
+	KUNIT_ASSERT_NOT_NULL(test, head);				\
+	for (i = 0; i < QN; i++)					\
+		e[i].val = i;						\
+	smrq_init(head);						\
+	KUNIT_EXPECT_TRUE(test, smrq_empty(head));			\
+	LAST(test, head, field, m, e);					\
+	for (op = 0; op < 600; op++) {					\
+		u32 r = smr_lcg(&seed);					\
+		int x = r % QN, y, k;					\
+									\
+		switch ((r >> 8) % 5) {					\
+		case 0:							\
+			if (m->in[x])					\
+				break;					\
+			smrq_serialized_insert_head(head, &e[x].field);	\
+			smr_qmodel_insert(m, 0, x);			\
+			break;						\
+		case 1:							\
+			if (m->in[x])					\
+				break;					\
+			tail##_relaxed(head, &e[x].field);		\
+			smr_qmodel_insert(m, (at_tail) ? m->n : 0, x); \
+			break;						\
+		case 2:							\
+			if (m->in[x])					\
+				break;					\
+			tail(head, &e[x].field);			\
+			smr_qmodel_insert(m, (at_tail) ? m->n : 0, x); \
+			break;						\
+		case 3:							\
+			if (!m->in[x])					\
+				break;					\
+			smrq_serialized_remove(head, &e[x].field);	\
+			smr_qmodel_remove(m, x);			\
+			break;						\
+		case 4:							\
+			if (!m->in[x])					\
+				break;					\
+			for (k = 0, y = (x + 1) % QN; k < QN && m->in[y]; k++) \
+				y = (y + 1) % QN;			\
+			if (m->in[y])					\
+				break;					\
+			smrq_serialized_replace(head, &e[x].field, &e[y].field); \
+			m->v[smr_qmodel_find(m, x)] = y;		\
+			m->in[x] = false;				\
+			m->in[y] = true;				\
+			break;						\
+		}							\
+		SMRQ_CHECK(test, head, field, m, e);			\
+		LAST(test, head, field, m, e);				\
+		PREV(test, head, field, m, e);				\
+	}								\
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);		\
+}
+
+SMRQ_MODEL_TEST(slist, smrq_slist_head, sl, smrq_serialized_insert_head, 0,
+		SMRQ_NOTHING, SMRQ_NOTHING)
+SMRQ_MODEL_TEST(list, smrq_list_head, dl, smrq_serialized_insert_head, 0,
+		SMRQ_NOTHING, SMRQ_CHECK_PREV)
+SMRQ_MODEL_TEST(stailq, smrq_stailq_head, sl, smrq_serialized_insert_tail, 1,
+		SMRQ_CHECK_LAST, SMRQ_NOTHING)
+SMRQ_MODEL_TEST(tailq, smrq_tailq_head, dl, smrq_serialized_insert_tail, 1,
+		SMRQ_CHECK_LAST, SMRQ_CHECK_PREV)
+
+/*
+ * Append src (elements 10..10+ns) after dst (elements 0..nd), and erase the
+ * odd elements with the O(1) iterator (singly linked kinds).
+ */
+#define SMRQ_APPEND_TEST(kind, dst_t, src_t, field, ins, LAST, PREV)	\
+static void smr_test_append_##kind(struct kunit *test)			\
+{									\
+	struct smr_qe *e = kunit_kcalloc(test, QN, sizeof(*e), GFP_KERNEL); \
+	struct smr_qmodel *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL); \
+	struct dst_t *dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL); \
+	struct src_t *src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL); \
+	unsigned long m0 = smr_misuse_count(NULL);			\
+	int nd, ns, i;							\
+									\
+	KUNIT_ASSERT_NOT_NULL(test, e);					\
+	KUNIT_ASSERT_NOT_NULL(test, m);					\
+	KUNIT_ASSERT_NOT_NULL(test, dst);				\
+	KUNIT_ASSERT_NOT_NULL(test, src);				\
+	for (i = 0; i < QN; i++)					\
+		e[i].val = i;						\
+	for (nd = 0; nd <= 3; nd += 3) {				\
+		for (ns = 0; ns <= 4; ns += 4) {			\
+			memset(m, 0, sizeof(*m));			\
+			smrq_init(dst);					\
+			smrq_init(src);					\
+			for (i = nd - 1; i >= 0; i--) {			\
+				smrq_serialized_insert_head(dst, &e[i].field); \
+				smr_qmodel_insert(m, 0, i);		\
+			}						\
+			for (i = ns - 1; i >= 0; i--)			\
+				ins(src, &e[10 + i].field);		\
+			for (i = 0; i < ns; i++)			\
+				smr_qmodel_insert(m, m->n, 10 + i);	\
+			smrq_serialized_append(dst, src);		\
+			SMRQ_CHECK(test, dst, field, m, e);		\
+			LAST(test, dst, field, m, e);			\
+			PREV(test, dst, field, m, e);			\
+		}							\
+	}								\
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);		\
+}
+
+SMRQ_APPEND_TEST(slist, smrq_slist_head, smrq_slist_head, sl,
+		 smrq_serialized_insert_head, SMRQ_NOTHING, SMRQ_NOTHING)
+SMRQ_APPEND_TEST(list, smrq_list_head, smrq_list_head, dl,
+		 smrq_serialized_insert_head, SMRQ_NOTHING, SMRQ_CHECK_PREV)
+SMRQ_APPEND_TEST(stailq, smrq_stailq_head, smrq_stailq_head, sl,
+		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_NOTHING)
+SMRQ_APPEND_TEST(tailq, smrq_tailq_head, smrq_tailq_head, dl,
+		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_CHECK_PREV)
+SMRQ_APPEND_TEST(stailq_from_slist, smrq_stailq_head, smrq_slist_head, sl,
+		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_NOTHING)
+
+static void smr_test_iter_erase(struct kunit *test)
+{
+	struct smr_qe *e = kunit_kcalloc(test, QN, sizeof(*e), GFP_KERNEL);
+	struct smr_qmodel *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL);
+	struct smrq_slist_head head;
+	unsigned long m0 = smr_misuse_count(NULL);
+	struct smr_qe *it, *s;
+	int i, seen = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, e);
+	KUNIT_ASSERT_NOT_NULL(test, m);
+	smrq_init(&head);
+	for (i = QN - 1; i >= 0; i--) {
+		e[i].val = i;
+		smrq_serialized_insert_head(&head, &e[i].sl);
+		smr_qmodel_insert(m, 0, i);
+	}
+	smrq_serialized_iter(it, &head, sl) {
+		seen++;
+		if (it->val & 1) {
+			smrq_serialized_iter_erase(it, sl);
+			smr_qmodel_remove(m, it->val);
+		} else {
+			smrq_serialized_iter_next(it, sl);
+		}
+	}
+	KUNIT_EXPECT_EQ(test, seen, QN);
+	SMRQ_CHECK(test, &head, sl, m, e);
+	/* foreach_safe allows removing the current element. */
+	smrq_serialized_foreach_safe(s, &head, sl) {
+		if (s->val % 4 == 0) {
+			smrq_serialized_remove(&head, &s->sl);
+			smr_qmodel_remove(m, s->val);
+		}
+	}
+	SMRQ_CHECK(test, &head, sl, m, e);
+	smr_enter(&smr_system);
+	it = smrq_entered_first(&head, struct smr_qe, sl);
+	KUNIT_EXPECT_EQ(test, it->val, m->v[0]);
+	KUNIT_EXPECT_EQ(test, smrq_entered_next(it, sl)->val, m->v[1]);
+	smr_leave(&smr_system);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);
+}
+
+static void smr_test_queue_corrupt_warns(struct kunit *test)
+{
+	struct smr_qe e[3] = { { .val = 0 }, { .val = 1 }, { .val = 2 } };
+	struct smrq_tailq_head tq;
+	struct smrq_stailq_head sq;
+	unsigned long m0 = smr_misuse_count(NULL);
+	struct smr_qmodel m = {};
+
+	smrq_init(&tq);
+	smrq_serialized_insert_tail(&tq, &e[0].dl);
+	smrq_serialized_insert_tail(&tq, &e[1].dl);
+	smr_qmodel_insert(&m, 0, 0);
+	smr_qmodel_insert(&m, 1, 1);
+	/* Corrupt a back pointer: removal must refuse and report. */
+	e[1].dl.prev = &e[2].dl.next;
+	smrq_serialized_remove(&tq, &e[1].dl);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 1);
+	e[1].dl.prev = &e[0].dl.next;
+	SMRQ_CHECK(test, &tq, dl, &m, e);
+
+	/* Removing a non-member of a singly linked queue. */
+	smrq_init(&sq);
+	smrq_serialized_insert_tail(&sq, &e[0].sl);
+	smrq_serialized_remove(&sq, &e[2].sl);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 2);
+	KUNIT_EXPECT_PTR_EQ(test, (void *)sq.last, (void *)&e[0].sl.next);
+	/* A tail pointer that does not point at the end. */
+	sq.last = &sq.first;
+	smrq_serialized_insert_tail(&sq, &e[1].sl);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 3);
+	KUNIT_EXPECT_PTR_EQ(test, smrq_serialized_first(&sq, struct smr_qe, sl), &e[0]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Misuse                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static void smr_test_nested_enter_warns(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	smr_seq_t goal;
+
+	smr_enter(smr);
+	smr_enter(smr);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	KUNIT_EXPECT_TRUE(test, smr_entered(smr));
+	smr_leave(smr);
+	/* Still inside the outer section, still protected. */
+	KUNIT_EXPECT_TRUE(test, smr_entered(smr));
+	goal = smr_advance(smr);
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+	smr_leave(smr);
+	KUNIT_EXPECT_FALSE(test, smr_entered(smr));
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_TRUE(test, preemptible());
+	smr_domain_free(smr);
+}
+
+static void smr_test_leave_without_enter_warns(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_SLEEPABLE);
+	struct smr_tracker t = {};
+
+	smr_leave(smr);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	KUNIT_EXPECT_TRUE(test, preemptible());
+	preempt_disable();
+	smr_leave(smr);
+	preempt_enable();
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 2UL);
+	smr_leave_sleepable(smr, &t);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 3UL);
+	/* Double leave of a sleepable section. */
+	smr_enter_sleepable(smr, &t);
+	smr_leave_sleepable(smr, &t);
+	smr_leave_sleepable(smr, &t);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 4UL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_nsleepers), 0L);
+	smr_synchronize(smr);
+	smr_domain_free(smr);
+}
+
+static void smr_test_sync_inside_warns(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_SLEEPABLE);
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb c = { .count = &count };
+	struct smr_tracker t;
+	smr_seq_t goal;
+
+	smr_enter(smr);
+	smr_synchronize(smr);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	goal = smr_advance(smr);
+	smr_wait(smr, goal);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 2UL);
+	smr_call(smr, &c.node, 16, smr_test_count_cb);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 3UL);
+	smr_leave(smr);
+
+	smr_enter_sleepable(smr, &t);
+	smr_synchronize(smr);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 4UL);
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 5UL);
+	smr_leave_sleepable(smr, &t);
+
+	/* The callback queued inside the section was kept and runs. */
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 1L);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 5UL);
+	smr_domain_free(smr);
+}
+
+struct smr_test_irq {
+	smr_t smr;
+	bool hardirq;
+	bool entered;
+};
+
+static void smr_test_irq_fn(void *arg)
+{
+	struct smr_test_irq *ti = arg;
+
+	ti->hardirq = in_hardirq();
+	smr_enter(ti->smr);
+	ti->entered = smr_entered(ti->smr);
+	smr_leave(ti->smr);
+}
+
+static void smr_test_enter_hardirq_warns(struct kunit *test)
+{
+	struct smr_test_irq ti = {};
+	int cpu, other;
+
+	cpu = get_cpu();
+	other = cpumask_any_but(cpu_online_mask, cpu);
+	put_cpu();
+	if (other >= nr_cpu_ids)
+		kunit_skip(test, "needs a second online CPU");
+	ti.smr = smr_test_domain(test, SMR_NONE);
+	KUNIT_ASSERT_EQ(test, smp_call_function_single(other, smr_test_irq_fn, &ti, 1), 0);
+	if (!ti.hardirq) {
+		smr_domain_free(ti.smr);
+		kunit_skip(test, "IPI callback did not run in hard IRQ context");
+	}
+	KUNIT_EXPECT_TRUE(test, ti.entered);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(ti.smr), 1UL);
+	smr_synchronize(ti.smr);
+	smr_domain_free(ti.smr);
+}
+
+static void smr_test_sleepable_on_plain_warns(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	struct smr_tracker t;
+	smr_seq_t goal;
+
+	smr_enter_sleepable(smr, &t);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	/* It still protects. */
+	goal = smr_advance(smr);
+	KUNIT_EXPECT_FALSE(test, smr_poll(smr, goal));
+	smr_leave_sleepable(smr, &t);
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, goal));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	smr_domain_free(smr);
+}
+
+static SMR_DEFINE(smr_test_uninit, "kunit_uninit");
+
+static void smr_test_uninit_warns(struct kunit *test)
+{
+	atomic_long_t count = ATOMIC_LONG_INIT(0);
+	struct smr_test_cb c = { .count = &count };
+	unsigned long m0 = smr_misuse_count(&smr_test_uninit);
+
+	smr_enter(&smr_test_uninit);
+	KUNIT_EXPECT_FALSE(test, preemptible());
+	smr_leave(&smr_test_uninit);
+	KUNIT_EXPECT_TRUE(test, preemptible());
+	smr_synchronize(&smr_test_uninit);
+	smr_call(&smr_test_uninit, &c.node, 8, smr_test_count_cb);
+	smr_barrier(&smr_test_uninit);
+	KUNIT_EXPECT_EQ(test, SMR_MISUSE_DELTA(&smr_test_uninit, m0), 4UL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 0L);
+	smr_domain_fini(&smr_test_uninit);
+	KUNIT_EXPECT_EQ(test, SMR_MISUSE_DELTA(&smr_test_uninit, m0), 5UL);
+}
+
+static void smr_test_bad_goal_warns(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	smr_seq_t far = smr_test_wr(smr) + 100 * SMR_SEQ_INC;
+
+	KUNIT_EXPECT_TRUE(test, smr_poll(smr, far));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 1UL);
+	smr_domain_free(smr);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Read-side cost                                                         */
+/* ---------------------------------------------------------------------- */
+
+DEFINE_STATIC_SRCU(smr_test_srcu);
+
+static void smr_test_read_cost(struct kunit *test)
+{
+	const int loops = 200000;
+	u64 t0, t_smr, t_rcu, t_srcu;
+	int i, idx;
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < loops; i++) {
+		smr_enter(&smr_system);
+		smr_leave(&smr_system);
+	}
+	t_smr = ktime_get_ns() - t0;
+	t0 = ktime_get_ns();
+	for (i = 0; i < loops; i++) {
+		rcu_read_lock();
+		rcu_read_unlock();
+	}
+	t_rcu = ktime_get_ns() - t0;
+	t0 = ktime_get_ns();
+	for (i = 0; i < loops; i++) {
+		idx = srcu_read_lock(&smr_test_srcu);
+		srcu_read_unlock(&smr_test_srcu, idx);
+	}
+	t_srcu = ktime_get_ns() - t0;
+	kunit_info(test, "ns per enter+leave: smr %llu, rcu %llu, srcu %llu (debug kernel)\n",
+		   div_u64(t_smr, loops), div_u64(t_rcu, loops),
+		   div_u64(t_srcu, loops));
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(&smr_system), 0UL);
 }
 
 static struct kunit_case smr_cases[] = {
-	KUNIT_CASE(smr_placeholder),
+	KUNIT_CASE(smr_test_domains),
+	KUNIT_CASE(smr_test_static_domain),
+	KUNIT_CASE(smr_test_clock),
+	KUNIT_CASE(smr_test_seq_cmp),
+	KUNIT_CASE(smr_test_reader_blocks_poll),
+	KUNIT_CASE(smr_test_sleepable_blocks_poll),
+	KUNIT_CASE(smr_test_wait),
+	KUNIT_CASE(smr_test_wait_sleepable),
+	KUNIT_CASE(smr_test_wait_wrap),
+	KUNIT_CASE(smr_test_wraparound),
+	KUNIT_CASE(smr_test_call_progress),
+	KUNIT_CASE(smr_test_call_expedite),
+	KUNIT_CASE(smr_test_call_blocked_by_reader),
+	KUNIT_CASE_SLOW(smr_test_barrier_many),
+	KUNIT_CASE_SLOW(smr_test_call_hotplug),
+	KUNIT_CASE_SLOW(smr_test_torture),
+	KUNIT_CASE_SLOW(smr_test_torture_sleepable),
+	KUNIT_CASE(smr_test_accessors),
+	KUNIT_CASE(smr_test_accessors_assert_warns),
+	KUNIT_CASE(smr_test_queue_slist),
+	KUNIT_CASE(smr_test_queue_list),
+	KUNIT_CASE(smr_test_queue_stailq),
+	KUNIT_CASE(smr_test_queue_tailq),
+	KUNIT_CASE(smr_test_append_slist),
+	KUNIT_CASE(smr_test_append_list),
+	KUNIT_CASE(smr_test_append_stailq),
+	KUNIT_CASE(smr_test_append_tailq),
+	KUNIT_CASE(smr_test_append_stailq_from_slist),
+	KUNIT_CASE(smr_test_iter_erase),
+	KUNIT_CASE(smr_test_queue_corrupt_warns),
+	KUNIT_CASE(smr_test_nested_enter_warns),
+	KUNIT_CASE(smr_test_leave_without_enter_warns),
+	KUNIT_CASE(smr_test_sync_inside_warns),
+	KUNIT_CASE(smr_test_enter_hardirq_warns),
+	KUNIT_CASE(smr_test_sleepable_on_plain_warns),
+	KUNIT_CASE(smr_test_uninit_warns),
+	KUNIT_CASE(smr_test_bad_goal_warns),
+	KUNIT_CASE(smr_test_read_cost),
 	{}
 };
 

@@ -697,6 +697,12 @@ void smr_synchronize(smr_t smr)
 {
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 
+	/* Report (and do not sleep) inside a section, before might_sleep(). */
+	if (pcpu && smr_entered(smr)) {
+		KPRIM_MISUSE(&smr->smr_misuse, "smr_synchronize(%s) inside a section",
+			     smr->smr_name);
+		return;
+	}
 	might_sleep();
 	if (!pcpu) {
 		KPRIM_MISUSE(&smr->smr_misuse,
@@ -704,11 +710,6 @@ void smr_synchronize(smr_t smr)
 			     smr->smr_name);
 		/* Sections of an uninitialized domain are RCU sections. */
 		synchronize_rcu();
-		return;
-	}
-	if (smr_entered(smr)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_synchronize(%s) inside a section",
-			     smr->smr_name);
 		return;
 	}
 	smr_dep_sync(smr);
@@ -886,17 +887,17 @@ void smr_barrier(smr_t smr)
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 	int cpu;
 
+	if (pcpu && (smr_entered(smr) || smr_in_own_worker(smr))) {
+		KPRIM_MISUSE(&smr->smr_misuse,
+			     "smr_barrier(%s) inside a section or callback",
+			     smr->smr_name);
+		return;
+	}
 	might_sleep();
 	if (!pcpu) {
 		KPRIM_MISUSE(&smr->smr_misuse, "smr_barrier(%s): domain not initialized",
 			     smr->smr_name);
 		synchronize_rcu();
-		return;
-	}
-	if (smr_entered(smr) || smr_in_own_worker(smr)) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_barrier(%s) inside a section or callback",
-			     smr->smr_name);
 		return;
 	}
 	smr_dep_sync(smr);
