@@ -538,7 +538,7 @@ static void ltable_test_atomic_alloc(struct kunit *test)
 {
 	struct link_table *t = fixture_table(test);
 	u32 n = ltable_nelem(t);
-	struct lt_elem *head, *head2, *e;
+	struct lt_elem *head, *head2, *e, *f1, *f2;
 	u64 spins = 0;
 	int cpu;
 
@@ -551,11 +551,13 @@ static void ltable_test_atomic_alloc(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, e);
 
 	local_irq_disable();
-	KUNIT_EXPECT_NULL(test, ltable_alloc_elem(t, LT_ELEM, 1, 0));
+	f1 = ltable_alloc_elem(t, LT_ELEM, 1, 0);
 	local_irq_enable();
 	rcu_read_lock();
-	KUNIT_EXPECT_NULL(test, ltable_alloc_elem(t, LT_ELEM, 1, 0));
+	f2 = ltable_alloc_elem(t, LT_ELEM, 1, 0);
 	rcu_read_unlock();
+	KUNIT_EXPECT_NULL(test, f1);
+	KUNIT_EXPECT_NULL(test, f2);
 	KUNIT_EXPECT_EQ(test, ltable_nelem(t), n);
 	for_each_possible_cpu(cpu)
 		spins += per_cpu_ptr(t->stats, cpu)->nspins;
@@ -875,6 +877,7 @@ static void ltable_test_alloc_misuse_warns(struct kunit *test)
 	struct link_table *t = fixture_table(test);
 	struct misuse_snap s = snap(t);
 	struct lt_elem *e;
+	int err;
 
 	KUNIT_EXPECT_NULL(test, ltable_alloc_elem(t, LT_FREE, 1, 0));
 	KUNIT_EXPECT_NULL(test, ltable_alloc_elem(t, 7, 1, 0));
@@ -898,8 +901,9 @@ static void ltable_test_alloc_misuse_warns(struct kunit *test)
 	/* grow from atomic context */
 	s = snap(t);
 	preempt_disable();
-	KUNIT_EXPECT_EQ(test, ltable_grow(t, 1000), -EAGAIN);
+	err = ltable_grow(t, 1000);
 	preempt_enable();
+	KUNIT_EXPECT_EQ(test, err, -EAGAIN);
 	EXPECT_REPORTED(test, t, s, 1);
 	LT_EXPECT_CONSISTENT(test, t, ltable_nelem(t));
 }

@@ -525,14 +525,14 @@ KPRIM_EXPORT(ltable_destroy);
  *
  * Context: process context, may sleep (takes the table mutex, allocates with
  * GFP_KERNEL).  Called from atomic context it reports a misuse and returns
- * -%EAGAIN.
+ * -%EAGAIN (detected on kernels with CONFIG_PREEMPT_COUNT).
  * Return: 0 when at least max(@min_free, 1) elements were free or a slab was
  * added, -%ENOSPC if the table is at its maximum size with fewer free, or
  * -%ENOMEM.
  */
 int ltable_grow(struct link_table *table, u32 min_free)
 {
-	if (!lt_can_sleep() &&
+	if (IS_ENABLED(CONFIG_PREEMPT_COUNT) && !lt_can_sleep() &&
 	    LT_MISUSE(table, "called from atomic context"))
 		return -EAGAIN;
 	might_sleep();
