@@ -159,7 +159,7 @@ struct psref_class {
 	wait_queue_head_t wq;
 	atomic_long_t ntargets;
 	atomic_long_t misuse;
-	spinlock_t lock;
+	spinlock_t lock;		/* drains, drain_count, drain_max_ns */
 	struct list_head drains;
 	unsigned long drain_count;
 	u64 drain_max_ns;
@@ -384,8 +384,8 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 	if (psref_debug && unlikely(psref_on_list(pcpu, psref))) {
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_acquire: class %s: psref %p acquired twice (first at %pS)",
-			     class->name, psref, (void *)psref->psref_ip);
+			     "%s: class %s: psref %p acquired twice (first at %pS)",
+			     __func__, class->name, psref, (void *)psref->psref_ip);
 		return -EINVAL;
 	}
 	psref->psref_target = target;
@@ -409,8 +409,8 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 		return -ENOENT;
 	}
 	KPRIM_MISUSE(&class->misuse,
-		     "psref_acquire: class %s: target %p is %s",
-		     class->name, target, psref_state_name(state));
+		     "%s: class %s: target %p is %s",
+		     __func__, class->name, target, psref_state_name(state));
 	return -EINVAL;
 }
 KPRIM_EXPORT(psref_acquire);
@@ -450,8 +450,8 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 
 	if (irqs_disabled() || cpu < 0 || cpu >= nr_cpu_ids) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: cannot unlink psref %p from CPU %d here; reference leaked",
-			     class->name, psref, cpu);
+			     "%s: class %s: cannot unlink psref %p from CPU %d here; reference leaked",
+			     __func__, class->name, psref, cpu);
 		return;
 	}
 	for (tries = 0; tries < 1000 && !r.done; tries++) {
@@ -461,8 +461,8 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 	}
 	if (!r.done || !r.found)
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: psref %p not found on CPU %d",
-			     class->name, psref, cpu);
+			     "%s: class %s: psref %p not found on CPU %d",
+			     __func__, class->name, psref, cpu);
 	else
 		psref_wake_drainers(class);
 }
@@ -488,13 +488,13 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 	struct psref_cpu *pcpu;
 
 	if (unlikely(!class)) {
-		KPRIM_MISUSE(&psref_global_misuse, "psref_release: NULL class");
+		KPRIM_MISUSE(&psref_global_misuse, "%s: NULL class", __func__);
 		return;
 	}
 	if (unlikely(psref->psref_target != target)) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: psref %p references %p, not %p",
-			     class->name, psref, psref->psref_target, target);
+			     "%s: class %s: psref %p references %p, not %p",
+			     __func__, class->name, psref, psref->psref_target, target);
 		return;
 	}
 	if (unlikely(!psref_enter_ok(class, target, "psref_release")))
@@ -506,8 +506,8 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: psref %p acquired on CPU %d at %pS, released on CPU %d",
-			     class->name, psref, psref->psref_cpu,
+			     "%s: class %s: psref %p acquired on CPU %d at %pS, released on CPU %d",
+			     __func__, class->name, psref, psref->psref_cpu,
 			     (void *)psref->psref_ip, cpu);
 		psref_release_remote(psref, class);
 		return;
@@ -515,16 +515,16 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 	if (psref_debug && unlikely(!psref_on_list(pcpu, psref))) {
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: psref %p is not held on CPU %d (released twice?)",
-			     class->name, psref, psref->psref_cpu);
+			     "%s: class %s: psref %p is not held on CPU %d (released twice?)",
+			     __func__, class->name, psref, psref->psref_cpu);
 		return;
 	}
 	psref_unlink(pcpu, psref);
 	psref_unprotect(pcpu, &g);
 	if (unlikely(psref->psref_task != current))
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_release: class %s: psref %p acquired by task %p at %pS, released by %s/%d",
-			     class->name, psref, psref->psref_task,
+			     "%s: class %s: psref %p acquired by task %p at %pS, released by %s/%d",
+			     __func__, class->name, psref, psref->psref_task,
 			     (void *)psref->psref_ip, current->comm, current->pid);
 	psref->psref_target = NULL;
 	/* Not the target's state: it may already be freed. */
@@ -561,15 +561,15 @@ void psref_copy(struct psref *pto, const struct psref *pfrom,
 		psref_unprotect(pcpu, &g);
 		pto->psref_target = NULL;
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_copy: class %s: source psref %p is not held on this CPU",
-			     class->name, pfrom);
+			     "%s: class %s: source psref %p is not held on this CPU",
+			     __func__, class->name, pfrom);
 		return;
 	}
 	if (psref_debug && unlikely(psref_on_list(pcpu, pto))) {
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_copy: class %s: destination psref %p is already held",
-			     class->name, pto);
+			     "%s: class %s: destination psref %p is already held",
+			     __func__, class->name, pto);
 		return;
 	}
 	pto->psref_target = target;
@@ -660,8 +660,8 @@ static bool psref_drain_wait(struct psref_target *target,
 
 	if (psref_held_here(target, class)) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_target_drain: class %s: %s/%d drains target %p while holding a reference to it",
-			     class->name, current->comm, current->pid, target);
+			     "%s: class %s: %s/%d drains target %p while holding a reference to it",
+			     __func__, class->name, current->comm, current->pid, target);
 		return false;
 	}
 
@@ -732,7 +732,7 @@ static bool psref_target_ok(struct psref_target *target,
 void psref_target_init(struct psref_target *target, struct psref_class *class)
 {
 	if (unlikely(!class)) {
-		KPRIM_MISUSE(&psref_global_misuse, "psref_target_init: NULL class");
+		KPRIM_MISUSE(&psref_global_misuse, "%s: NULL class", __func__);
 		return;
 	}
 	target->prt_class = class;
@@ -766,8 +766,8 @@ void psref_target_drain(struct psref_target *target, struct psref_class *class)
 		      PSREF_TARGET_DRAINING);
 	if (unlikely(old != PSREF_TARGET_LIVE)) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_target_drain: class %s: target %p is %s, not live",
-			     class->name, target, psref_state_name(old));
+			     "%s: class %s: target %p is %s, not live",
+			     __func__, class->name, target, psref_state_name(old));
 		return;
 	}
 	psref_drain_wait(target, class);
@@ -798,13 +798,13 @@ void psref_target_destroy(struct psref_target *target, struct psref_class *class
 	case PSREF_TARGET_LIVE:
 		if (psref_debug)
 			KPRIM_MISUSE(&class->misuse,
-				     "psref_target_destroy: class %s: target %p was never drained",
-				     class->name, target);
+				     "%s: class %s: target %p was never drained",
+				     __func__, class->name, target);
 		if (cmpxchg(&target->prt_state, PSREF_TARGET_LIVE,
 			    PSREF_TARGET_DRAINING) != PSREF_TARGET_LIVE) {
 			KPRIM_MISUSE(&class->misuse,
-				     "psref_target_destroy: class %s: target %p changed state under destroy",
-				     class->name, target);
+				     "%s: class %s: target %p changed state under destroy",
+				     __func__, class->name, target);
 			return;
 		}
 		fallthrough;
@@ -817,8 +817,8 @@ void psref_target_destroy(struct psref_target *target, struct psref_class *class
 		break;
 	default:
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_target_destroy: class %s: target %p is %s",
-			     class->name, target, psref_state_name(state));
+			     "%s: class %s: target %p is %s",
+			     __func__, class->name, target, psref_state_name(state));
 		return;
 	}
 	WRITE_ONCE(target->prt_state, PSREF_TARGET_DESTROYED);
@@ -868,8 +868,8 @@ struct psref_class *psref_class_create(const char *name, int ipl)
 	might_sleep();
 	if (unlikely(!name || !kprim_ipl_valid(ipl))) {
 		KPRIM_MISUSE(&psref_global_misuse,
-			     "psref_class_create: invalid name %p or ipl %d",
-			     name, ipl);
+			     "%s: invalid name %p or ipl %d",
+			     __func__, name, ipl);
 		return NULL;
 	}
 	class = kzalloc(sizeof(*class), GFP_KERNEL);
@@ -916,22 +916,22 @@ void psref_class_destroy(struct psref_class *class)
 
 	might_sleep();
 	if (unlikely(!class)) {
-		KPRIM_MISUSE(&psref_global_misuse, "psref_class_destroy: NULL class");
+		KPRIM_MISUSE(&psref_global_misuse, "%s: NULL class", __func__);
 		return;
 	}
 	ntargets = atomic_long_read(&class->ntargets);
 	if (unlikely(ntargets)) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_class_destroy: class %s still has %ld targets",
-			     class->name, ntargets);
+			     "%s: class %s still has %ld targets",
+			     __func__, class->name, ntargets);
 		return;
 	}
 	for_each_possible_cpu(cpu)
 		held += READ_ONCE(per_cpu_ptr(class->pcpu, cpu)->nheld);
 	if (unlikely(held)) {
 		KPRIM_MISUSE(&class->misuse,
-			     "psref_class_destroy: class %s: %lu references still held",
-			     class->name, held);
+			     "%s: class %s: %lu references still held",
+			     __func__, class->name, held);
 		return;
 	}
 	debugfs_remove(class->dentry);
