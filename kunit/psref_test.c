@@ -20,6 +20,7 @@
 #include <linux/completion.h>
 #include <linux/cpumask.h>
 #include <linux/delay.h>
+#include <linux/fs.h>
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/ktime.h>
@@ -29,6 +30,7 @@
 #include <linux/sched.h>
 #include <linux/sched/task.h>
 #include <linux/slab.h>
+#include <linux/string.h>
 #include <linux/timer.h>
 #include <kprim/psref.h>
 
@@ -456,6 +458,130 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 	psref_test_kthread_stop(ht);
 	psref_test_kthread_stop(dt);
 	psref_target_destroy(&a, class);
+	psref_test_class_done(test, class, 0);
+}
+
+/* Read a whole (small) file into a NUL-terminated kunit buffer. */
+static char *psref_test_read_file(struct kunit *test, const char *path)
+{
+	const size_t size = 4096;
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+	char *buf;
+
+	buf = kunit_kzalloc(test, size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	f = filp_open(path, O_RDONLY, 0);
+	KUNIT_ASSERT_FALSE_MSG(test, IS_ERR(f), "cannot open %s", path);
+	n = kernel_read(f, buf, size - 1, &pos);
+	filp_close(f, NULL);
+	KUNIT_ASSERT_GT(test, n, 0L);
+	buf[n] = '\0';
+	return buf;
+}
+
+static int psref_test_write_file(const char *path, const char *val)
+{
+	struct file *f;
+	loff_t pos = 0;
+	ssize_t n;
+
+	f = filp_open(path, O_WRONLY, 0);
+	if (IS_ERR(f))
+		return PTR_ERR(f);
+	n = kernel_write(f, val, strlen(val), &pos);
+	filp_close(f, NULL);
+	return n < 0 ? n : 0;
+}
+
+/* Sum of the "cpuN held M" lines of a class's debugfs file. */
+static unsigned long psref_test_held_sum(const char *view)
+{
+	unsigned long sum = 0, held;
+	const char *p = view;
+	int cpu;
+
+	while ((p = strstr(p, "cpu"))) {
+		if (sscanf(p, "cpu%d held %lu", &cpu, &held) == 2)
+			sum += held;
+		p += 3;
+	}
+	return sum;
+}
+
+#define PSREF_TEST_VIEW		"/sys/kernel/debug/kprim/psref/kunit-ipl0"
+#define PSREF_TEST_WARN_MS	"/sys/module/kprim/parameters/psref_drain_warn_ms"
+
+/*
+ * debugfs shows live targets, references held per CPU and the drain in
+ * progress, then the drain count.  The drain runs long enough (with the
+ * report threshold lowered to 50 ms) to print the slow-drain report, whose
+ * IPI-side lines name the holder.
+ */
+static void psref_debugfs_view(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_NONE);
+	struct psref_holder *h;
+	struct psref_drainer *d;
+	struct task_struct *ht, *dt;
+	struct psref_target a;
+	unsigned long deadline;
+	bool seen_draining = false;
+	char *view;
+	int err;
+
+	h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
+	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	psref_target_init(&a, class);
+	h->class = d->class = class;
+	h->target = d->target = &a;
+	init_completion(&h->acquired);
+	init_completion(&h->may_release);
+	init_completion(&d->done);
+
+	view = psref_test_read_file(test, PSREF_TEST_VIEW);
+	KUNIT_EXPECT_NOT_NULL(test, strstr(view, "class kunit-ipl0 ipl 0\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(view, "targets 1\n"));
+	KUNIT_EXPECT_NOT_NULL(test, strstr(view, "drains 0\n"));
+	KUNIT_EXPECT_EQ(test, psref_test_held_sum(view), 0UL);
+
+	ht = psref_test_kthread(test, psref_holder_fn, h, -1);
+	wait_for_completion(&h->acquired);
+	KUNIT_EXPECT_EQ(test, h->ret, 0);
+	view = psref_test_read_file(test, PSREF_TEST_VIEW);
+	KUNIT_EXPECT_EQ(test, psref_test_held_sum(view), 1UL);
+
+	err = psref_test_write_file(PSREF_TEST_WARN_MS, "50");
+	KUNIT_EXPECT_EQ(test, err, 0);
+	dt = psref_test_kthread(test, psref_drainer_fn, d, -1);
+	deadline = jiffies + 10 * HZ;
+	while (!seen_draining && time_before(jiffies, deadline)) {
+		view = psref_test_read_file(test, PSREF_TEST_VIEW);
+		seen_draining = strstr(view, "\ndraining ") != NULL;
+		msleep(10);
+	}
+	KUNIT_EXPECT_TRUE(test, seen_draining);
+	/* Past the lowered threshold and the 1 s fallback: reported, re-polled. */
+	msleep(1200);
+	KUNIT_EXPECT_FALSE(test, completion_done(&d->done));
+	complete(&h->may_release);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
+	if (!err)
+		KUNIT_EXPECT_EQ(test, psref_test_write_file(PSREF_TEST_WARN_MS, "5000"), 0);
+
+	view = psref_test_read_file(test, PSREF_TEST_VIEW);
+	KUNIT_EXPECT_NOT_NULL(test, strstr(view, "drains 1\n"));
+	KUNIT_EXPECT_NULL(test, strstr(view, "\ndraining "));
+	KUNIT_EXPECT_EQ(test, psref_test_held_sum(view), 0UL);
+
+	psref_test_kthread_stop(ht);
+	psref_test_kthread_stop(dt);
+	psref_target_destroy(&a, class);
+	view = psref_test_read_file(test, PSREF_TEST_VIEW);
+	KUNIT_EXPECT_NOT_NULL(test, strstr(view, "targets 0\n"));
 	psref_test_class_done(test, class, 0);
 }
 
@@ -970,6 +1096,7 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE_PARAM(psref_copy_release_both, psref_ipl_gen_params),
 	KUNIT_CASE(psref_drain_unheld),
 	KUNIT_CASE_SLOW(psref_drain_waits_for_holder),
+	KUNIT_CASE_SLOW(psref_debugfs_view),
 	KUNIT_CASE_SLOW(psref_torture_uaf),
 	KUNIT_CASE(psref_misuse_unbound_warns),
 	KUNIT_CASE(psref_misuse_double_acquire_warns),
