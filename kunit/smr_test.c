@@ -331,7 +331,7 @@ static void smr_test_call_progress(struct kunit *test)
 	limit = t0 + msecs_to_jiffies(SMR_TEST_PROGRESS_MS * SMR_TEST_SLACK);
 	smr_call(smr, &c.node, sizeof(c), smr_test_count_cb);
 	while (!atomic_long_read(&count) && time_before(jiffies, limit + HZ))
-		msleep(5);
+		usleep_range(2000, 5000);
 	KUNIT_ASSERT_EQ(test, atomic_long_read(&count), 1L);
 	kunit_info(test, "one callback on an idle domain ran after %u ms\n",
 		   jiffies_to_msecs(c.ran_at - t0));
@@ -374,7 +374,7 @@ static void smr_test_call_blocked_by_reader(struct kunit *test)
 	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
 	get_task_struct(tsk);
 	while (!atomic_read(&h.entered))
-		msleep(1);
+		usleep_range(1000, 2000);
 	smr_call(h.smr, &c.node, SMR_CALL_EXPEDITE, smr_test_count_cb);
 	msleep(50);
 	/* The sleepable reader is still inside: nothing ran. */
@@ -481,10 +481,10 @@ struct smr_tobj {
 };
 
 struct smr_torture {
+	SMR_POINTER(struct smr_tobj *) ptr;
 	smr_t smr;
 	bool sleepable;
-	SMR_POINTER(struct smr_tobj *) ptr;
-	struct mutex lock;
+	struct mutex lock;	/* serializes the writers' swaps */
 	atomic_long_t reads;
 	atomic_long_t bad;
 	atomic_long_t freed;
@@ -515,7 +515,7 @@ static int smr_torture_reader(void *arg)
 		if (o && READ_ONCE(o->canary) != SMR_CANARY)
 			atomic_long_inc(&tt->bad);
 		if (tt->sleepable && !(n & 15))
-			msleep(1);
+			usleep_range(500, 1000);
 		if (o && READ_ONCE(o->canary) != SMR_CANARY)
 			atomic_long_inc(&tt->bad);
 		if (tt->sleepable)
@@ -539,7 +539,7 @@ static int smr_torture_writer(void *arg)
 	while (!kthread_should_stop()) {
 		o = kmalloc(sizeof(*o), GFP_KERNEL);
 		if (!o) {
-			msleep(1);
+			usleep_range(1000, 2000);
 			continue;
 		}
 		o->canary = SMR_CANARY;
@@ -628,8 +628,8 @@ struct smr_tval {
 
 static void smr_test_accessors(struct kunit *test)
 {
-	struct smr_tval a = { 1 }, b = { 2 }, *p;
 	SMR_POINTER(struct smr_tval *) ptr;
+	struct smr_tval a = { 1 }, b = { 2 }, *p;
 	smr_t smr = &smr_system;
 	unsigned long m0 = smr_misuse_count(NULL);
 
@@ -666,8 +666,8 @@ static void smr_test_accessors(struct kunit *test)
 
 static void smr_test_accessors_assert_warns(struct kunit *test)
 {
-	struct smr_tval a = { 1 };
 	SMR_POINTER(struct smr_tval *) ptr;
+	struct smr_tval a = { 1 };
 	unsigned long m0 = smr_misuse_count(NULL);
 	struct smr_tval *p;
 

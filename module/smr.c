@@ -166,10 +166,18 @@ KPRIM_EXPORT(smr_system_sleepable);
 #define smr_dep_release(smr)	lock_map_release(&(smr)->smr_dep_map)
 #define smr_dep_sync(smr)	lock_map_sync(&(smr)->smr_dep_map)
 #else
-#define smr_dep_acquire(smr)	do { } while (0)
-#define smr_dep_release(smr)	do { } while (0)
-#define smr_dep_sync(smr)	do { } while (0)
+#define smr_dep_acquire(smr)	((void)(smr))
+#define smr_dep_release(smr)	((void)(smr))
+#define smr_dep_sync(smr)	((void)(smr))
 #endif
+
+/* Report a misuse of @smr from the calling API function. */
+#define SMR_MISUSE(smr, fmt, ...)					\
+	({								\
+		smr_t __smr = (smr);					\
+		KPRIM_MISUSE(&__smr->smr_misuse, "%s(%s)" fmt, __func__, \
+			     __smr->smr_name, ##__VA_ARGS__);		\
+	})
 
 static void smr_worker(struct work_struct *work);
 
@@ -230,7 +238,7 @@ KPRIM_EXPORT(__smr_assert_failed);
  */
 void __smr_linkage_invalid(const void *link)
 {
-	KPRIM_MISUSE(&smr_global_misuse, "smr queue: invalid linkage at %px", link);
+	KPRIM_MISUSE(&smr_global_misuse, "smr queue: invalid linkage at %p", link);
 }
 KPRIM_EXPORT(__smr_linkage_invalid);
 
@@ -332,9 +340,7 @@ static bool __smr_poll(smr_t smr, struct smr_pcpu __percpu *pcpu,
 		smr_deferred_advance_commit(smr, goal);
 		wr = smr_wr(smr);
 	} else if (SMR_SEQ_CMP(goal, >, wr)) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_poll(%s): goal %lu beyond write sequence %lu",
-			     smr->smr_name, goal, wr);
+		SMR_MISUSE(smr, ": goal %lu beyond write sequence %lu", goal, wr);
 		return true;
 	}
 
@@ -394,8 +400,7 @@ bool smr_poll(smr_t smr, smr_seq_t goal)
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_poll(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		return false;
 	}
 	return __smr_poll(smr, pcpu, goal, false);
@@ -432,13 +437,11 @@ void smr_wait(smr_t smr, smr_seq_t goal)
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_wait(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		return;
 	}
 	if (smr_entered(smr)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_wait(%s) inside a section",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " inside a section");
 		return;
 	}
 	__smr_wait(smr, pcpu, goal);
@@ -522,18 +525,15 @@ void smr_enter(smr_t smr)
 	pcpu = READ_ONCE(smr->smr_pcpu);
 	if (unlikely(!pcpu)) {
 		/* A preemption-disabled section is still an RCU section. */
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_enter(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		return;
 	}
 	ctx = smr_ctx();
 	if (unlikely(ctx == SMR_CTX_HARDIRQ))
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_enter(%s) from hard IRQ context",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " from hard IRQ context");
 	slot = this_cpu_ptr(&pcpu->slot[ctx]);
 	if (unlikely(slot->depth++)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_enter(%s): nested section",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": nested section");
 		return;
 	}
 	WRITE_ONCE(slot->seq, smr_wr(smr));
@@ -560,8 +560,7 @@ void smr_leave(smr_t smr)
 	enum smr_ctx ctx;
 
 	if (unlikely(preemptible())) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_leave(%s) without smr_enter",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " without smr_enter");
 		return;
 	}
 	if (unlikely(!pcpu)) {
@@ -571,8 +570,7 @@ void smr_leave(smr_t smr)
 	ctx = smr_ctx();
 	slot = raw_cpu_ptr(&pcpu->slot[ctx]);
 	if (unlikely(!slot->depth)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_leave(%s) without smr_enter",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " without smr_enter");
 		return;
 	}
 	if (--slot->depth == 0) {
@@ -609,15 +607,11 @@ void smr_enter_sleepable(smr_t smr, smr_tracker_t tracker)
 	tracker->smrt_domain = NULL;
 	tracker->smrt_task = NULL;
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_enter_sleepable(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		return;
 	}
 	if (!(smr->smr_flags & SMR_SLEEPABLE))
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_enter_sleepable(%s): domain is not sleepable",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain is not sleepable");
 
 	atomic_long_inc(&smr->smr_nsleepers);
 	cpu = get_cpu();
@@ -654,9 +648,7 @@ void smr_leave_sleepable(smr_t smr, smr_tracker_t tracker)
 
 	if (!pcpu || tracker->smrt_domain != smr ||
 	    tracker->smrt_task != current) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_leave_sleepable(%s) without smr_enter_sleepable",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " without smr_enter_sleepable");
 		return;
 	}
 	smr_dep_release(smr);
@@ -699,15 +691,12 @@ void smr_synchronize(smr_t smr)
 
 	/* Report (and do not sleep) inside a section, before might_sleep(). */
 	if (pcpu && smr_entered(smr)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_synchronize(%s) inside a section",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " inside a section");
 		return;
 	}
 	might_sleep();
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_synchronize(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		/* Sections of an uninitialized domain are RCU sections. */
 		synchronize_rcu();
 		return;
@@ -822,19 +811,15 @@ void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb)
 	bool kick;
 
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_call(%s): domain not initialized, callback dropped",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized, callback dropped");
 		return;
 	}
 	if (!node || !cb) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_call(%s): NULL node or callback",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": NULL node or callback");
 		return;
 	}
 	if (smr_entered(smr))
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_call(%s) inside a section",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " inside a section");
 
 	node->smrn_next = NULL;
 	node->smrn_cb = cb;
@@ -888,15 +873,12 @@ void smr_barrier(smr_t smr)
 	int cpu;
 
 	if (pcpu && (smr_entered(smr) || smr_in_own_worker(smr))) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_barrier(%s) inside a section or callback",
-			     smr->smr_name);
+		SMR_MISUSE(smr, " inside a section or callback");
 		return;
 	}
 	might_sleep();
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_barrier(%s): domain not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": domain not initialized");
 		synchronize_rcu();
 		return;
 	}
@@ -1089,8 +1071,7 @@ int __smr_domain_init(smr_t smr, struct lock_class_key *key)
 
 	might_sleep();
 	if (READ_ONCE(smr->smr_pcpu)) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_domain_init(%s): already initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": already initialized");
 		return -EBUSY;
 	}
 	pcpu = alloc_percpu(struct smr_pcpu);
@@ -1122,6 +1103,7 @@ int __smr_domain_init(smr_t smr, struct lock_class_key *key)
 	mutex_lock(&smr_domains_lock);
 	list_add_tail(&smr->smr_link, &smr_domains);
 	smr_debugfs_add(smr);
+	/* Publish the initialized per-CPU state last. */
 	smp_store_release(&smr->smr_pcpu, pcpu);
 	mutex_unlock(&smr_domains_lock);
 	return 0;
@@ -1145,8 +1127,7 @@ void smr_domain_fini(smr_t smr)
 
 	might_sleep();
 	if (!pcpu) {
-		KPRIM_MISUSE(&smr->smr_misuse, "smr_domain_fini(%s): not initialized",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": not initialized");
 		return;
 	}
 	smr_barrier(smr);
@@ -1156,9 +1137,7 @@ void smr_domain_fini(smr_t smr)
 			if (READ_ONCE(per_cpu_ptr(pcpu, cpu)->slot[i].depth))
 				busy = true;
 	if (busy) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_domain_fini(%s): sections still active, leaked",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": sections still active, leaked");
 		return;
 	}
 
@@ -1225,9 +1204,7 @@ void smr_domain_free(smr_t smr)
 	if (!smr)
 		return;
 	if (!smr->smr_dynamic) {
-		KPRIM_MISUSE(&smr->smr_misuse,
-			     "smr_domain_free(%s): static domain, use smr_domain_fini",
-			     smr->smr_name);
+		SMR_MISUSE(smr, ": static domain, use smr_domain_fini");
 		return;
 	}
 	smr_domain_fini(smr);

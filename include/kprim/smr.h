@@ -101,7 +101,7 @@ struct smr {
 	struct list_head smr_link;
 	struct dentry *smr_debugfs;
 	bool smr_dynamic;
-	struct mutex smr_barrier_lock;
+	struct mutex smr_barrier_lock;	/* serializes smr_barrier() */
 	atomic_t smr_barrier_pending;
 	struct completion smr_barrier_done;
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
@@ -227,6 +227,7 @@ void __smr_linkage_invalid(const void *link);
 
 /* smr_entered_load_acquire() - smr_entered_load() with acquire ordering. */
 #define smr_entered_load_acquire(ptr)					\
+	/* Pairs with the release of smr_serialized_store(). */		\
 	((__smr_ptr_type(ptr) __force __kernel *)smp_load_acquire(&(ptr)->__smr_ptr))
 
 /* smr_entered_load_acquire_assert() - the _acquire load, checking @smr. */
@@ -263,6 +264,7 @@ void __smr_linkage_invalid(const void *link);
 	do {								\
 		if (unlikely(!(held_cond)))				\
 			__smr_assert_failed("smr_serialized_store: lock not held"); \
+		/* Initialize the object before publishing it. */	\
 		smp_store_release(&(ptr)->__smr_ptr, __smr_ptr_cast(ptr, value)); \
 	} while (0)
 
@@ -347,11 +349,11 @@ __smrq_tailq_lastp(struct smrq_tailq_head *head)
 }
 
 #define __smrq_lastp(head)						\
-	_Generic((head),						\
-		 struct smrq_slist_head *: __smrq_slist_lastp,		\
-		 struct smrq_list_head *: __smrq_list_lastp,		\
-		 struct smrq_stailq_head *: __smrq_stailq_lastp,	\
-		 struct smrq_tailq_head *: __smrq_tailq_lastp)(head)
+	_Generic(*(head),						\
+		 struct smrq_slist_head : __smrq_slist_lastp,		\
+		 struct smrq_list_head : __smrq_list_lastp,		\
+		 struct smrq_stailq_head : __smrq_stailq_lastp,	\
+		 struct smrq_tailq_head : __smrq_tailq_lastp)(head)
 
 static __always_inline void __smrq_s_init(__smrq_slink_t *first,
 					  __smrq_slink_t **lastp)
@@ -370,7 +372,7 @@ static __always_inline void __smrq_d_init(__smrq_link_t *first,
 }
 
 #define __smrq_dispatch(first, sfn, dfn)				\
-	_Generic((first), __smrq_slink_t *: sfn, __smrq_link_t *: dfn)
+	_Generic(*(first), __smrq_slink_t : sfn, __smrq_link_t : dfn)
 
 /* smrq_init() - initialize an empty queue of any kind. */
 #define smrq_init(head)							\
@@ -484,9 +486,9 @@ __smrq_d_insert(__smrq_link_t *prev, struct smrq_link *elem,
 }
 
 #define __smrq_insert(prev, elem, next, lastp, relaxed)			\
-	_Generic((elem),						\
-		 struct smrq_slink *: __smrq_s_insert,			\
-		 struct smrq_link *: __smrq_d_insert)(prev, elem, next, lastp, relaxed)
+	_Generic(*(elem),						\
+		 struct smrq_slink : __smrq_s_insert,			\
+		 struct smrq_link : __smrq_d_insert)(prev, elem, next, lastp, relaxed)
 
 #define __smrq_insert_head(head, elem, relaxed)				\
 	({								\
@@ -594,9 +596,9 @@ __smrq_d_remove(__smrq_link_t *first, struct smrq_link *elem,
 #define smrq_serialized_remove(head, elem)				\
 	({								\
 		typeof(head) __h = (head);				\
-		_Generic((elem),					\
-			 struct smrq_slink *: __smrq_s_remove,		\
-			 struct smrq_link *: __smrq_d_remove)(&__h->first, (elem), \
+		_Generic(*(elem),					\
+			 struct smrq_slink : __smrq_s_remove,		\
+			 struct smrq_link : __smrq_d_remove)(&__h->first, (elem), \
 							      __smrq_lastp(__h)); \
 	})
 
@@ -647,11 +649,17 @@ __smrq_d_replace(__smrq_link_t *first, struct smrq_link *old_elem,
 #define smrq_serialized_replace(head, old_elem, new_elem)		\
 	({								\
 		typeof(head) __h = (head);				\
-		_Generic((old_elem),					\
-			 struct smrq_slink *: __smrq_s_replace,		\
-			 struct smrq_link *: __smrq_d_replace)(&__h->first, \
+		_Generic(*(old_elem),					\
+			 struct smrq_slink : __smrq_s_replace,		\
+			 struct smrq_link : __smrq_d_replace)(&__h->first, \
 				(old_elem), (new_elem), __smrq_lastp(__h)); \
 	})
+
+static __always_inline void __smrq_iter_check(const void *chk)
+{
+	if (unlikely(chk))
+		__smr_assert_failed("smrq_serialized_iter: cursor not moved");
+}
 
 /*
  * smrq_serialized_iter() - manual walk of a singly linked queue (slist or
@@ -665,9 +673,7 @@ __smrq_d_replace(__smrq_link_t *first, struct smrq_link *old_elem,
 	     *__chk_##it = __prev_##it;					\
 	     ((it) = __smrq_container_of_safe(smr_serialized_load(__prev_##it), \
 					      typeof(*(it)), field));	\
-	     ({ if (unlikely(__chk_##it))				\
-			__smr_assert_failed("smrq_serialized_iter: cursor not moved"); }), \
-	     __chk_##it = __prev_##it)
+	     __smrq_iter_check(__chk_##it), __chk_##it = __prev_##it)
 
 /* smrq_serialized_iter_next() - move the cursor to the next element. */
 #define smrq_serialized_iter_next(it, field)				\
