@@ -64,6 +64,7 @@ static void psref_test_ipl_desc(const int *ipl, char *desc)
 {
 	snprintf(desc, KUNIT_PARAM_DESC_SIZE, "ipl %d", *ipl);
 }
+
 KUNIT_ARRAY_PARAM(psref_ipl, psref_test_ipls, psref_test_ipl_desc);
 
 /* Acquire, held, release from process context, preemption disabled. */
@@ -116,7 +117,7 @@ static void psref_acquire_release_migrate(struct kunit *test)
 	migrate_disable();
 	KUNIT_EXPECT_EQ(test, psref_acquire(&pa, &a, class), 0);
 	mutex_lock(&psref_test_mutex);
-	msleep(5);
+	usleep_range(5000, 6000);
 	mutex_unlock(&psref_test_mutex);
 	KUNIT_EXPECT_TRUE(test, psref_held(&a, class));
 	psref_release(&pa, &a, class);
@@ -418,8 +419,10 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, h);
 	KUNIT_ASSERT_NOT_NULL(test, d);
 	psref_target_init(&a, class);
-	h->class = d->class = class;
-	h->target = d->target = &a;
+	h->class = class;
+	h->target = &a;
+	d->class = class;
+	d->target = &a;
 	init_completion(&h->acquired);
 	init_completion(&h->may_release);
 	init_completion(&d->done);
@@ -439,7 +442,7 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 		migrate_enable();
 		if (ret)
 			break;
-		msleep(1);
+		usleep_range(1000, 2000);
 	}
 	KUNIT_EXPECT_EQ(test, ret, -ENOENT);
 	/* The holder has slept 200 ms and waits for us: the drain waits too. */
@@ -536,8 +539,10 @@ static void psref_debugfs_view(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, h);
 	KUNIT_ASSERT_NOT_NULL(test, d);
 	psref_target_init(&a, class);
-	h->class = d->class = class;
-	h->target = d->target = &a;
+	h->class = class;
+	h->target = &a;
+	d->class = class;
+	d->target = &a;
 	init_completion(&h->acquired);
 	init_completion(&h->may_release);
 	init_completion(&d->done);
@@ -560,8 +565,8 @@ static void psref_debugfs_view(struct kunit *test)
 	deadline = jiffies + 10 * HZ;
 	while (!seen_draining && time_before(jiffies, deadline)) {
 		view = psref_test_read_file(test, PSREF_TEST_VIEW);
-		seen_draining = strstr(view, "\ndraining ") != NULL;
-		msleep(10);
+		seen_draining = strstr(view, "\ndraining ");
+		msleep(20);
 	}
 	KUNIT_EXPECT_TRUE(test, seen_draining);
 	/* Past the lowered threshold and the 1 s fallback: reported, re-polled. */
@@ -603,7 +608,7 @@ struct frotz {
 
 struct frotz_world {
 	struct psref_class *class;
-	struct mutex lock;
+	struct mutex lock;		/* writers of @head */
 	struct list_head head;
 	atomic_long_t hits, bad;
 };
@@ -1118,6 +1123,7 @@ static struct kunit_suite psref_suite = {
 	.name = "kprim_psref",
 	.test_cases = psref_cases,
 };
+
 kunit_test_suite(psref_suite);
 
 MODULE_LICENSE("GPL");

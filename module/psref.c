@@ -86,6 +86,7 @@
 #include <linux/jiffies.h>
 #include <linux/ktime.h>
 #include <linux/list.h>
+#include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/percpu.h>
 #include <linux/preempt.h>
@@ -826,13 +827,23 @@ void psref_target_destroy(struct psref_target *target, struct psref_class *class
 }
 KPRIM_EXPORT(psref_target_destroy);
 
+/*
+ * /sys/kernel/debug/kprim/psref/<class>.  Created "unsafe" (no debugfs
+ * proxy) so that it has ->read_iter and in-kernel readers (the KUnit suite)
+ * can use kernel_read(); the class is therefore only touched between
+ * debugfs_file_get() and debugfs_file_put(), which psref_class_destroy()'s
+ * debugfs_remove() waits for.
+ */
 static int psref_class_show(struct seq_file *m, void *v)
 {
+	struct dentry *dentry = m->file->f_path.dentry;
 	struct psref_class *class = m->private;
 	struct psref_drain *d;
 	u64 now = ktime_get_ns();
 	int cpu;
 
+	if (debugfs_file_get(dentry))
+		return -EIO;
 	seq_printf(m, "class %s ipl %d\n", class->name, class->ipl);
 	seq_printf(m, "targets %ld\n", atomic_long_read(&class->ntargets));
 	seq_printf(m, "misuse %ld\n", atomic_long_read(&class->misuse));
@@ -846,9 +857,22 @@ static int psref_class_show(struct seq_file *m, void *v)
 	for_each_possible_cpu(cpu)
 		seq_printf(m, "cpu%d held %lu\n", cpu,
 			   READ_ONCE(per_cpu_ptr(class->pcpu, cpu)->nheld));
+	debugfs_file_put(dentry);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(psref_class);
+
+static int psref_class_open(struct inode *inode, struct file *file)
+{
+	return single_open(file, psref_class_show, inode->i_private);
+}
+
+static const struct file_operations psref_class_fops = {
+	.owner = THIS_MODULE,
+	.open = psref_class_open,
+	.read_iter = seq_read_iter,
+	.llseek = seq_lseek,
+	.release = single_release,
+};
 
 /**
  * psref_class_create() - create a class of passive reference targets
@@ -892,9 +916,9 @@ struct psref_class *psref_class_create(const char *name, int ipl)
 	INIT_LIST_HEAD(&class->drains);
 	strscpy(class->name, name, sizeof(class->name));
 	if (psref_debugfs)
-		class->dentry = debugfs_create_file(class->name, 0444,
-						    psref_debugfs, class,
-						    &psref_class_fops);
+		class->dentry = debugfs_create_file_unsafe(class->name, 0444,
+							   psref_debugfs, class,
+							   &psref_class_fops);
 	return class;
 }
 KPRIM_EXPORT(psref_class_create);
