@@ -37,6 +37,11 @@ static smr_t smr_test_domain(struct kunit *test, smr_flags_t flags)
 	return smr;
 }
 
+static bool smr_test_live(smr_t smr)
+{
+	return READ_ONCE(smr->smr_pcpu) != NULL;
+}
+
 /* Start the clock @incs increments below the wrap of unsigned long. */
 static void smr_test_set_clock(smr_t smr, unsigned int incs)
 {
@@ -63,13 +68,13 @@ static void smr_test_domains(struct kunit *test)
 	smr_t a = smr_test_domain(test, SMR_NONE);
 	smr_t b = smr_test_domain(test, SMR_SLEEPABLE);
 
-	KUNIT_EXPECT_NOT_NULL(test, a->smr_pcpu);
+	KUNIT_EXPECT_TRUE(test, smr_test_live(a));
 	KUNIT_EXPECT_STREQ(test, a->smr_name, "kunit");
 	KUNIT_EXPECT_EQ(test, b->smr_flags, SMR_SLEEPABLE);
 	KUNIT_EXPECT_EQ(test, smr_test_wr(a), SMR_SEQ_INIT);
 	KUNIT_EXPECT_EQ(test, smr_test_rd(a), SMR_SEQ_INIT);
-	KUNIT_EXPECT_NOT_NULL(test, smr_system.smr_pcpu);
-	KUNIT_EXPECT_NOT_NULL(test, smr_system_sleepable.smr_pcpu);
+	KUNIT_EXPECT_TRUE(test, smr_test_live(&smr_system));
+	KUNIT_EXPECT_TRUE(test, smr_test_live(&smr_system_sleepable));
 	KUNIT_EXPECT_EQ(test, smr_system_sleepable.smr_flags, SMR_SLEEPABLE);
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(a), 0UL);
 	smr_domain_free(a);
@@ -97,7 +102,7 @@ static void smr_test_static_domain(struct kunit *test)
 	smr_synchronize(&smr_test_static_sl);
 	smr_domain_fini(&smr_test_static);
 	smr_domain_fini(&smr_test_static_sl);
-	KUNIT_EXPECT_NULL(test, smr_test_static.smr_pcpu);
+	KUNIT_EXPECT_FALSE(test, smr_test_live(&smr_test_static));
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(&smr_test_static), 0UL);
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(&smr_test_static_sl), 0UL);
 }

@@ -1059,12 +1059,14 @@ static void smr_debugfs_add(smr_t smr)
  * __smr_domain_init() - initialize a domain; use smr_domain_init()
  * @smr: the domain, defined with SMR_DEFINE() or SMR_DEFINE_SLEEPABLE()
  * @key: lockdep class key of the call site
+ * @lockname: lockdep class name of the call site (static storage)
  *
  * Context: process context, may sleep.
  * Return: 0, -ENOMEM, or -EBUSY when @smr is already initialized (a
  * reported misuse).
  */
-int __smr_domain_init(smr_t smr, struct lock_class_key *key)
+int __smr_domain_init(smr_t smr, struct lock_class_key *key,
+		      const char *lockname)
 {
 	struct smr_pcpu __percpu *pcpu;
 	int cpu;
@@ -1097,7 +1099,7 @@ int __smr_domain_init(smr_t smr, struct lock_class_key *key)
 	mutex_init(&smr->smr_barrier_lock);
 	init_completion(&smr->smr_barrier_done);
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
-	lockdep_init_map(&smr->smr_dep_map, smr->smr_name, key, 0);
+	lockdep_init_map(&smr->smr_dep_map, lockname, key, 0);
 #endif
 
 	mutex_lock(&smr_domains_lock);
@@ -1162,12 +1164,13 @@ KPRIM_EXPORT(smr_domain_fini);
  * @flags: %SMR_NONE or %SMR_SLEEPABLE
  * @name: name of the domain
  * @key: lockdep class key of the call site
+ * @lockname: lockdep class name of the call site (static storage)
  *
  * Context: process context, may sleep.
  * Return: the domain, or NULL on allocation failure or invalid @flags.
  */
 smr_t __smr_domain_create(smr_flags_t flags, const char *name,
-			  struct lock_class_key *key)
+			  struct lock_class_key *key, const char *lockname)
 {
 	smr_t smr;
 
@@ -1183,7 +1186,7 @@ smr_t __smr_domain_create(smr_flags_t flags, const char *name,
 	smr->smr_flags = flags;
 	smr->smr_dynamic = true;
 	strscpy(smr->smr_name, name ? name : "smr", sizeof(smr->smr_name));
-	if (__smr_domain_init(smr, key)) {
+	if (__smr_domain_init(smr, key, lockname)) {
 		kfree(smr);
 		return NULL;
 	}

@@ -136,9 +136,10 @@ struct smr {
 /** SMR_DEFINE_SLEEPABLE() - define a static sleepable domain, see SMR_DEFINE_FLAGS() */
 #define SMR_DEFINE_SLEEPABLE(var, name)	SMR_DEFINE_FLAGS(var, name, SMR_SLEEPABLE)
 
-int __smr_domain_init(smr_t smr, struct lock_class_key *key);
+int __smr_domain_init(smr_t smr, struct lock_class_key *key,
+		      const char *lockname);
 smr_t __smr_domain_create(smr_flags_t flags, const char *name,
-			  struct lock_class_key *key);
+			  struct lock_class_key *key, const char *lockname);
 
 /**
  * smr_domain_init() - initialize a domain defined with SMR_DEFINE()
@@ -150,7 +151,7 @@ smr_t __smr_domain_create(smr_flags_t flags, const char *name,
 #define smr_domain_init(smr)						\
 	({								\
 		static struct lock_class_key __smr_key;			\
-		__smr_domain_init((smr), &__smr_key);			\
+		__smr_domain_init((smr), &__smr_key, "smr:" #smr);	\
 	})
 
 /**
@@ -164,7 +165,8 @@ smr_t __smr_domain_create(smr_flags_t flags, const char *name,
 #define smr_domain_create(flags, name)					\
 	({								\
 		static struct lock_class_key __smr_key;			\
-		__smr_domain_create((flags), (name), &__smr_key);	\
+		__smr_domain_create((flags), (name), &__smr_key,	\
+				    "smr:" #name);			\
 	})
 
 void smr_domain_fini(smr_t smr);
@@ -320,8 +322,8 @@ void __smr_linkage_invalid(const void *link);
 
 #define __smrq_container_of_safe(p, type, field)			\
 	({								\
-		void *__mptr = (void *)(p);				\
-		__mptr ? container_of(__mptr, type, field) : (type *)NULL; \
+		void *__smrq_p = (void *)(p);				\
+		__smrq_p ? container_of(__smrq_p, type, field) : (type *)NULL; \
 	})
 
 static __always_inline __smrq_slink_t **
