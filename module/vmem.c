@@ -128,9 +128,11 @@ static DECLARE_DELAYED_WORK(vmem_trim_work, vmem_trim_workfn);
 /* Report a consumer's misuse of @vm (counted in the arena and globally). */
 #define VMEM_MISUSE(vm, fmt, ...)					\
 	({								\
-		atomic_long_inc(&(vm)->vm_misuse);			\
+		vmem_t *__vm = (vm);					\
+									\
+		atomic_long_inc(&__vm->vm_misuse);			\
 		KPRIM_MISUSE(&vmem_misuse_total, "vmem %s: " fmt,	\
-			     (vm)->vm_name, ##__VA_ARGS__);		\
+			     __vm->vm_name, ##__VA_ARGS__);		\
 	})
 #define VMEM_MISUSE_GLOBAL(fmt, ...)					\
 	KPRIM_MISUSE(&vmem_misuse_total, "vmem: " fmt, ##__VA_ARGS__)
@@ -909,8 +911,8 @@ static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 	    (nocross && (!is_power_of_2(nocross) || nocross < r.size)) ||
 	    minaddr > maxaddr ||
 	    (nocross && VMEM_CROSS(phase, phase + r.size - 1, nocross))) {
-		VMEM_MISUSE(vm, "vmem_xalloc: bad request size %#zx align %#zx phase %#zx nocross %#zx min %#lx max %#lx",
-			    (size_t)size, (size_t)align, (size_t)phase,
+		VMEM_MISUSE(vm, "%s: bad request size %#zx align %#zx phase %#zx nocross %#zx min %#lx max %#lx",
+			    "vmem_xalloc", (size_t)size, (size_t)align, (size_t)phase,
 			    (size_t)nocross, (unsigned long)minaddr,
 			    (unsigned long)maxaddr);
 		return -EINVAL;
@@ -952,7 +954,6 @@ int vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 }
 KPRIM_EXPORT(vmem_xalloc);
 
-
 /**
  * vmem_xalloc_addr() - allocate a range at a fixed address
  * @vm: the arena
@@ -976,7 +977,7 @@ int vmem_xalloc_addr(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 
 	size = vmem_roundup_size(vm, size);
 	if (!vmem_range_ok(vm, addr, size)) {
-		VMEM_MISUSE(vm, "vmem_xalloc_addr: bad range [%#lx, +%#zx)",
+		VMEM_MISUSE(vm, "%s: bad range [%#lx, +%#zx)", __func__,
 			    (unsigned long)addr, (size_t)size);
 		return -EINVAL;
 	}
@@ -1100,8 +1101,8 @@ static void vmem_xfree_internal(vmem_t *vm, vmem_addr_t addr,
 void vmem_xfree(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 {
 	if (!vmem_context_ok(vm)) {
-		VMEM_MISUSE(vm, "vmem_xfree: called from a context IPL %d does not allow",
-			    vm->vm_ipl);
+		VMEM_MISUSE(vm, "%s: called from a context IPL %d does not allow",
+			    __func__, vm->vm_ipl);
 		return;
 	}
 	vmem_xfree_internal(vm, addr, size, "vmem_xfree");
@@ -1297,7 +1298,10 @@ static int vmem_qcache_purge(vmem_t *vm)
 		qc->full = NULL;
 		qc->empty = NULL;
 		qc->nmags -= qc->nfull + qc->nempty;
-		qc->nfull = qc->nempty = qc->nfull_min = qc->nempty_min = 0;
+		qc->nfull = 0;
+		qc->nempty = 0;
+		qc->nfull_min = 0;
+		qc->nempty_min = 0;
 		spin_unlock_irqrestore(&qc->depot_lock, irqflags);
 		n += vmem_mag_chain_free(vm, qc, chain);
 		vmem_mag_chain_free(vm, qc, m);
@@ -1399,7 +1403,7 @@ int vmem_alloc(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
 	if (!vmem_alloc_flags_ok(vm, flags, "vmem_alloc"))
 		return vmem_errno(-EINVAL);
 	if (!size || !r.size) {
-		VMEM_MISUSE(vm, "vmem_alloc: bad size %#zx", (size_t)size);
+		VMEM_MISUSE(vm, "%s: bad size %#zx", __func__, (size_t)size);
 		return vmem_errno(-EINVAL);
 	}
 	if (size <= vm->vm_qcache_max)
@@ -1425,13 +1429,13 @@ KPRIM_EXPORT(vmem_alloc);
 void vmem_free(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 {
 	if (!vmem_context_ok(vm)) {
-		VMEM_MISUSE(vm, "vmem_free: called from a context IPL %d does not allow",
-			    vm->vm_ipl);
+		VMEM_MISUSE(vm, "%s: called from a context IPL %d does not allow",
+			    __func__, vm->vm_ipl);
 		return;
 	}
 	if (size && size <= vm->vm_qcache_max) {
 		if (addr & (vm->vm_quantum - 1)) {
-			VMEM_MISUSE(vm, "vmem_free: %#lx is not quantum-aligned",
+			VMEM_MISUSE(vm, "%s: %#lx is not quantum-aligned", __func__,
 				    (unsigned long)addr);
 			return;
 		}
@@ -1461,8 +1465,8 @@ void vmem_xfreeall(vmem_t *vm)
 	LIST_HEAD(trim);
 
 	if (!vmem_context_ok(vm)) {
-		VMEM_MISUSE(vm, "vmem_xfreeall: called from a context IPL %d does not allow",
-			    vm->vm_ipl);
+		VMEM_MISUSE(vm, "%s: called from a context IPL %d does not allow",
+			    __func__, vm->vm_ipl);
 		return;
 	}
 	vmem_qcache_purge(vm);
@@ -1536,7 +1540,7 @@ vmem_size_t vmem_size(vmem_t *vm, int typemask)
 		break;
 	default:
 		vmem_unlock(vm, irqflags);
-		VMEM_MISUSE(vm, "vmem_size: bad typemask %#x", typemask);
+		VMEM_MISUSE(vm, "%s: bad typemask %#x", __func__, typemask);
 		return 0;
 	}
 	vmem_unlock(vm, irqflags);
