@@ -348,6 +348,32 @@ static void ltable_test_stale_id_2p18(struct kunit *test)
 	LT_EXPECT_CONSISTENT(test, t, ltable_nelem(t));
 }
 
+/*
+ * The ABA shape: a popper reads head {A, g} and A->B; meanwhile A and B are
+ * popped and A pushed back.  The head index is A again, but the head word
+ * must differ so the stale CAS fails.
+ */
+static void ltable_test_aba_head(struct kunit *test)
+{
+	struct link_table *t = fixture_table(test);
+	struct lt_elem *a, *b;
+	s64 before, after;
+
+	before = atomic64_read(&t->free_list);
+	a = ltable_alloc_elem(t, LT_ELEM, 1, 0);
+	b = ltable_alloc_elem(t, LT_ELEM, 1, 0);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_EXPECT_EQ(test, id_idx(elem_id(a)), id_idx(before));
+	ltable_put_elem(t, a);
+	after = atomic64_read(&t->free_list);
+	KUNIT_EXPECT_EQ(test, id_idx(after), id_idx(before));
+	KUNIT_EXPECT_NE(test, after, before);
+	KUNIT_EXPECT_EQ(test, id_gen(after) - id_gen(before), 3ULL);
+	ltable_put_elem(t, b);
+	LT_EXPECT_CONSISTENT(test, t, ltable_nelem(t));
+}
+
 static void ltable_test_realloc(struct kunit *test)
 {
 	struct link_table *t = fixture_table(test);
@@ -1144,6 +1170,7 @@ static struct kunit_case ltable_cases[] = {
 	KUNIT_CASE(ltable_test_id_zero),
 	KUNIT_CASE(ltable_test_stale_id),
 	KUNIT_CASE(ltable_test_stale_id_2p18),
+	KUNIT_CASE(ltable_test_aba_head),
 	KUNIT_CASE(ltable_test_realloc),
 	KUNIT_CASE(ltable_test_reserved_pop),
 	KUNIT_CASE(ltable_test_list_link_release),
