@@ -7,7 +7,9 @@
 #   make check           the whole test pipeline (see Documentation/testing.rst)
 #   make check SUITE=vmem
 #   make demo            boot QEMU with kprim loaded, print the debugfs views
-#   make style           checkpatch --strict on our sources
+#   make bench           benchmarks vs Linux primitives on the stock kernel
+#   make lint            checkpatch --strict, kernel-doc, sparse (C=2), W=1
+#   make docs-check      kernel-doc -Wall on every source file
 #   make clean
 
 KERNEL_RELEASE ?= $(shell uname -r)
@@ -34,7 +36,13 @@ check:
 demo:
 	scripts/demo.sh
 
-style:
-	scripts/style.sh
+bench:
+	scripts/bench.sh
 
-.PHONY: all modules clean check demo style
+lint:
+	scripts/lint.sh
+
+docs-check:
+	scripts/lint.sh docs
+
+.PHONY: all modules clean check demo bench lint docs-check

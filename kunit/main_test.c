@@ -78,6 +78,7 @@ static struct kunit_suite kprim_main_suite = {
 	.name = "kprim_main",
 	.test_cases = kprim_main_cases,
 };
+
 kunit_test_suite(kprim_main_suite);
 
 MODULE_LICENSE("GPL");

@@ -10,6 +10,7 @@
 #   4. boot it in QEMU (TCG, -smp 4): load kprim, run every KUnit module,
 #      unload, load/unload loop, kmemleak scan; parse KTAP with kunit.py;
 #      any kernel splat fails the run
+#      and lint it (scripts/lint.sh: checkpatch, kernel-doc, sparse)
 #   5. build kprim.ko against Debian's stock headers and boot the stock
 #      kernel: load, debugfs root present, unload
 #
@@ -97,6 +98,12 @@ if [ -z "$bad" ] && [ "$nexp" -gt 0 ]; then
 else
 	result fail "Module.symvers: exports outside namespace KPRIM or not GPL: $bad"
 fi
+
+step "lint: checkpatch, kernel-doc, sparse"
+"$KPRIM_TOP/scripts/lint.sh" >"$build/lint.txt" 2>&1 || true
+cat "$build/lint.txt"
+passed=$((passed + $(grep -c '^  ok  ' "$build/lint.txt" || true)))
+failed=$((failed + $(grep -c '^  FAIL' "$build/lint.txt" || true)))
 
 step "4/5 KUnit in QEMU"
 tests=()

@@ -9,7 +9,7 @@ set -euo pipefail
 
 pkgs=(
 	build-essential bc bison flex libelf-dev libssl-dev rsync cpio kmod
-	python3 qemu-system-x86 busybox-static linux-source-6.12
+	python3 qemu-system-x86 busybox-static linux-source-6.12 sparse
 	linux-headers-amd64 linux-image-amd64 dkms
 )
 

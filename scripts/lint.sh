@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make lint [docs]: static checks on every C source of the repository, with
+# the tools of the extracted 6.12 source tree.
+#   checkpatch.pl --strict --no-tree   (clean)
+#   kernel-doc -none -Wall             (no reports; "docs" runs only this)
+#   sparse via make C=2 against the test kernel (no warnings)
+# Prints one "ok"/"FAIL" line per check (make check counts them) and exits
+# non-zero if any failed.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+mode=${1:-all}
+src=$(kprim_src_dir)
+[ -x "$src/scripts/checkpatch.pl" ] ||
+	die "kernel source not extracted: run scripts/build-test-kernel.sh (make check does)"
+cd "$KPRIM_TOP"
+mapfile -t files < <(git ls-files -co --exclude-standard '*.c' '*.h' | grep -v '\.mod\.c$')
+out=$KPRIM_TOP/build/lint
+mkdir -p "$out"
+rc=0
+
+check() { # check NAME LOG: ok when LOG is empty
+	if [ -s "$2" ]; then
+		echo "  FAIL  $1 (${#files[@]} files):"
+		sed 's/^/        /' "$2" | head -n 80
+		rc=1
+	else
+		echo "  ok    $1 (${#files[@]} files): clean"
+	fi
+}
+
+"$src/scripts/kernel-doc" -none -Wall "${files[@]}" >"$out/kernel-doc.log" 2>&1 || true
+check "kernel-doc -none -Wall" "$out/kernel-doc.log"
+[ "$mode" = docs ] && exit $rc
+
+"$src/scripts/checkpatch.pl" --no-tree --strict --quiet --terse --show-types \
+	-f "${files[@]}" >"$out/checkpatch.log" 2>&1 || true
+rm -f .checkpatch-camelcase.*
+check "checkpatch --strict" "$out/checkpatch.log"
+
+if command -v sparse >/dev/null; then
+	kdir=$("$KPRIM_TOP/scripts/build-test-kernel.sh")
+	rm -rf "$out/sparse"
+	"$KPRIM_TOP/scripts/build-module.sh" "$kdir" "$out/sparse" C=2 CHECK=sparse \
+		>"$out/sparse-build.log" 2>&1 || true
+	grep -E '(warning|error):' "$out/sparse-build.log" | sed "s|$out/sparse/||" >"$out/sparse.log" || true
+	grep -q 'LD \[M\].*kprim.ko' "$out/sparse-build.log" ||
+		echo "build with sparse failed: see $out/sparse-build.log" >>"$out/sparse.log"
+	check "sparse (make C=2)" "$out/sparse.log"
+else
+	echo "  FAIL  sparse not installed (scripts/install-deps.sh installs it)"
+	rc=1
+fi
+exit $rc
