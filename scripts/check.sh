@@ -6,11 +6,11 @@
 #   1. install missing Debian packages (scripts/install-deps.sh)
 #   2. build the cached debug test kernel (scripts/build-test-kernel.sh)
 #   3. build kprim.ko and the KUnit modules against it (W=1, -Werror), and
-#      check Module.symvers: every export GPL-only, in namespace KPRIM
+#      check Module.symvers: every export GPL-only, in namespace KPRIM;
+#      lint (scripts/lint.sh: checkpatch, kernel-doc, sparse)
 #   4. boot it in QEMU (TCG, -smp 4): load kprim, run every KUnit module,
 #      unload, load/unload loop, kmemleak scan; parse KTAP with kunit.py;
 #      any kernel splat fails the run
-#      and lint it (scripts/lint.sh: checkpatch, kernel-doc, sparse)
 #   5. build kprim.ko against Debian's stock headers and boot the stock
 #      kernel: load, debugfs root present, unload
 #
