@@ -19,8 +19,10 @@
 #include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/log2.h>
+#include <linux/mman.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <kprim/vmem.h>
 #include <kprim/vmem_impl.h>
@@ -1527,9 +1529,20 @@ static void vmem_test_bad_context_warns(struct kunit *test)
 /* ---------------------------------------------------------------------- */
 /* debugfs */
 
-static char *read_file(struct kunit *test, const char *path, size_t *lenp)
+/*
+ * debugfs files have no ->read_iter, so kernel_read() cannot read them:
+ * read and write them as user space does, through a buffer in a user
+ * mapping that KUnit attaches to the test thread.
+ */
+#define DBG_MAX		(64 * 1024)
+
+struct dbg_io {
+	struct kunit *test;
+	char __user *ubuf;
+};
+
+static char *read_file(struct dbg_io *io, const char *path, size_t *lenp)
 {
-	const size_t max = 64 * 1024;
 	struct file *f;
 	loff_t pos = 0;
 	ssize_t n, len = 0;
@@ -1538,15 +1551,24 @@ static char *read_file(struct kunit *test, const char *path, size_t *lenp)
 	f = filp_open(path, O_RDONLY, 0);
 	if (IS_ERR(f))
 		return NULL;
-	buf = kunit_kzalloc(test, max + 1, GFP_KERNEL);
+	buf = kunit_kzalloc(io->test, DBG_MAX + 1, GFP_KERNEL);
 	if (buf) {
-		while ((n = kernel_read(f, buf + len, max - len, &pos)) > 0)
+		while (len < DBG_MAX &&
+		       (n = f->f_op->read(f, io->ubuf, DBG_MAX - len, &pos)) > 0) {
+			if (copy_from_user(buf + len, io->ubuf, n))
+				break;
 			len += n;
+		}
 		buf[len] = 0;
 	}
 	filp_close(f, NULL);
 	*lenp = len;
 	return buf;
+}
+
+static void destroy_action(void *vm)
+{
+	vmem_destroy(vm);
 }
 
 /* Find the line naming @name (as a whole word) in @buf; NULL if none. */
@@ -1596,11 +1618,17 @@ static void vmem_test_debugfs(struct kunit *test)
 	size_t len;
 	char *buf, path[128], expect[128];
 	const char *line;
+	struct dbg_io io = { .test = test };
 	struct file *f;
 	loff_t pos = 0;
 	int ncols;
 
-	buf = read_file(test, "/sys/kernel/debug/kprim/vmem/arenas", &len);
+	io.ubuf = (char __user *)kunit_vm_mmap(test, NULL, 0, DBG_MAX,
+					       PROT_READ | PROT_WRITE,
+					       MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	if (!io.ubuf)
+		kunit_skip(test, "no user mapping for the test thread");
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/arenas", &len);
 	if (!buf)
 		kunit_skip(test, "debugfs not mounted at /sys/kernel/debug");
 
@@ -1611,14 +1639,17 @@ static void vmem_test_debugfs(struct kunit *test)
 	dup = vmem_create("t-dbg-top", 0x200000, 0x1000, 0x10, NULL, NULL, NULL,
 			  0, VM_SLEEP, IPL_NONE);
 	KUNIT_ASSERT_NOT_NULL(test, top);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, destroy_action, top), 0);
 	KUNIT_ASSERT_NOT_NULL(test, child);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, destroy_action, child), 0);
 	KUNIT_ASSERT_NOT_NULL(test, dup);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, destroy_action, dup), 0);
 	KUNIT_ASSERT_EQ(test, vmem_alloc(child, 0x230, VM_SLEEP, &p), 0);
 	KUNIT_ASSERT_EQ(test, vmem_alloc(child, 0x10, VM_SLEEP, &q), 0);
 	vmem_free(child, q, 0x10);
 
 	/* arenas: the child is indented under its source, numbers match. */
-	buf = read_file(test, "/sys/kernel/debug/kprim/vmem/arenas", &len);
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/arenas", &len);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "NAME"));
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "SUCCEED"));
@@ -1639,7 +1670,7 @@ static void vmem_test_debugfs(struct kunit *test)
 	w.buf = kunit_kzalloc(test, w.max, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, w.buf);
 	vmem_walk(child, VMEM_ALLOC | VMEM_FREE | VMEM_SPAN, seg_walk_fn, &w);
-	buf = read_file(test, "/sys/kernel/debug/kprim/vmem/t-dbg-child/segments",
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/t-dbg-child/segments",
 			&len);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	{
@@ -1667,7 +1698,7 @@ static void vmem_test_debugfs(struct kunit *test)
 	}
 
 	/* stats. */
-	buf = read_file(test, "/sys/kernel/debug/kprim/vmem/t-dbg-child/stats", &len);
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/t-dbg-child/stats", &len);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	line = strstr(buf, "\nbusy_tags ");
 	KUNIT_ASSERT_NOT_NULL(test, line);
@@ -1683,10 +1714,10 @@ static void vmem_test_debugfs(struct kunit *test)
 	/* Same name: a second, distinct directory. */
 	snprintf(path, sizeof(path), "/sys/kernel/debug/kprim/vmem/t-dbg-top.%lu/segments",
 		 dup->vm_id);
-	buf = read_file(test, path, &len);
+	buf = read_file(&io, path, &len);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "0x200000"));
-	buf = read_file(test, "/sys/kernel/debug/kprim/vmem/t-dbg-top/segments", &len);
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/t-dbg-top/segments", &len);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "0x100000"));
 
@@ -1694,11 +1725,15 @@ static void vmem_test_debugfs(struct kunit *test)
 	f = filp_open("/sys/kernel/debug/kprim/vmem/whatis", O_RDWR, 0);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(f));
 	len = snprintf(path, sizeof(path), "%#lx\n", (unsigned long)p + 0x20);
-	KUNIT_EXPECT_EQ(test, kernel_write(f, path, len, &pos), (ssize_t)len);
+	KUNIT_ASSERT_EQ(test, copy_to_user(io.ubuf, path, len), 0);
+	KUNIT_EXPECT_EQ(test, f->f_op->write(f, io.ubuf, len, &pos), (ssize_t)len);
 	pos = 0;
 	buf = kunit_kzalloc(test, 1024, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
-	KUNIT_EXPECT_GT(test, kernel_read(f, buf, 1023, &pos), 0);
+	ncols = f->f_op->read(f, io.ubuf, 1023, &pos);
+	KUNIT_EXPECT_GT(test, ncols, 0);
+	if (ncols > 0)
+		KUNIT_EXPECT_EQ(test, copy_from_user(buf, io.ubuf, ncols), 0);
 	filp_close(f, NULL);
 	snprintf(expect, sizeof(expect), "arena t-dbg-child segment %#lx %#lx",
 		 (unsigned long)p, (unsigned long)p + 0x22f);
@@ -1707,11 +1742,11 @@ static void vmem_test_debugfs(struct kunit *test)
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "arena t-dbg-top segment"));
 
 	vmem_free(child, p, 0x230);
-	vmem_destroy(child);
-	vmem_destroy(top);
-	vmem_destroy(dup);
+	kunit_release_action(test, destroy_action, dup);
+	kunit_release_action(test, destroy_action, child);
+	kunit_release_action(test, destroy_action, top);
 	/* Directories are gone with their arenas. */
-	KUNIT_EXPECT_NULL(test, read_file(test,
+	KUNIT_EXPECT_NULL(test, read_file(&io,
 		"/sys/kernel/debug/kprim/vmem/t-dbg-child/segments", &len));
 }
 

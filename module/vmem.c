@@ -979,7 +979,7 @@ int vmem_xalloc_addr(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	if (!vmem_range_ok(vm, addr, size)) {
 		VMEM_MISUSE(vm, "%s: bad range [%#lx, +%#zx)", __func__,
 			    (unsigned long)addr, (size_t)size);
-		return -EINVAL;
+		return vmem_errno(-EINVAL);
 	}
 	flags = (flags & ~VM_FITMASK) | VM_BESTFIT;
 	rc = __vmem_xalloc(vm, size, 0, 0, 0, addr, addr + size - 1, flags,
