@@ -465,7 +465,8 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 			     "%s: class %s: psref %p not found on CPU %d",
 			     __func__, class->name, psref, cpu);
 	else
-		psref_wake_drainers(class);
+		psref->psref_target = NULL;
+	psref_wake_drainers(class);
 }
 
 /**
