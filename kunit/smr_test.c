@@ -11,6 +11,7 @@
 #include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/irq_work.h>
 #include <linux/kthread.h>
 #include <linux/mutex.h>
 #include <linux/random.h>
@@ -239,17 +240,19 @@ static void smr_test_wait_for_reader(struct kunit *test, smr_flags_t flags,
 	cpu = get_cpu();
 	other = cpumask_any_but(cpu_online_mask, cpu);
 	put_cpu();
-	if (other >= nr_cpu_ids) {
+	/* A sleepable reader can be waited for on one CPU, a plain one not. */
+	if (other >= nr_cpu_ids && !h.sleepable) {
 		smr_domain_free(h.smr);
 		kunit_skip(test, "needs a second online CPU");
 	}
 	tsk = kthread_create(smr_test_holder_fn, &h, "smr_holder");
 	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
-	kthread_bind(tsk, other);
+	if (other < nr_cpu_ids)
+		kthread_bind(tsk, other);
 	get_task_struct(tsk);
 	wake_up_process(tsk);
 	while (!atomic_read(&h.entered))
-		cpu_relax();
+		schedule_timeout_uninterruptible(1);
 	/* Cross the wrap while the reader is inside. */
 	goal = smr_advance(h.smr);
 	while (wraps-- > 0)
@@ -1072,14 +1075,15 @@ static void smr_test_sync_inside_warns(struct kunit *test)
 }
 
 struct smr_test_irq {
+	struct irq_work work;
 	smr_t smr;
 	bool hardirq;
 	bool entered;
 };
 
-static void smr_test_irq_fn(void *arg)
+static void smr_test_irq_fn(struct irq_work *work)
 {
-	struct smr_test_irq *ti = arg;
+	struct smr_test_irq *ti = container_of(work, struct smr_test_irq, work);
 
 	ti->hardirq = in_hardirq();
 	smr_enter(ti->smr);
@@ -1090,18 +1094,14 @@ static void smr_test_irq_fn(void *arg)
 static void smr_test_enter_hardirq_warns(struct kunit *test)
 {
 	struct smr_test_irq ti = {};
-	int cpu, other;
 
-	cpu = get_cpu();
-	other = cpumask_any_but(cpu_online_mask, cpu);
-	put_cpu();
-	if (other >= nr_cpu_ids)
-		kunit_skip(test, "needs a second online CPU");
 	ti.smr = smr_test_domain(test, SMR_NONE);
-	KUNIT_ASSERT_EQ(test, smp_call_function_single(other, smr_test_irq_fn, &ti, 1), 0);
+	init_irq_work(&ti.work, smr_test_irq_fn);
+	irq_work_queue(&ti.work);
+	irq_work_sync(&ti.work);
 	if (!ti.hardirq) {
 		smr_domain_free(ti.smr);
-		kunit_skip(test, "IPI callback did not run in hard IRQ context");
+		kunit_skip(test, "irq_work did not run in hard IRQ context");
 	}
 	KUNIT_EXPECT_TRUE(test, ti.entered);
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(ti.smr), 1UL);

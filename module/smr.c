@@ -180,6 +180,7 @@ KPRIM_EXPORT(smr_system_sleepable);
 	})
 
 static void smr_worker(struct work_struct *work);
+static void smr_barrier_cb(struct smr_node *node);
 
 static __always_inline enum smr_ctx smr_ctx(void)
 {
@@ -778,8 +779,10 @@ static void smr_worker(struct work_struct *work)
 
 	for (; node; node = next) {
 		next = node->smrn_next;
+		/* Barrier nodes are internal: not counted as callbacks. */
+		if (node->smrn_cb != smr_barrier_cb)
+			ran++;
 		node->smrn_cb(node);
-		ran++;
 		if (!(ran & 63))
 			cond_resched();
 	}
