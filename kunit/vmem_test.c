@@ -1693,7 +1693,7 @@ static void vmem_test_debugfs(struct kunit *test)
 			s = eol + 1;
 			nseg++;
 		}
-		KUNIT_EXPECT_GE(test, nseg, 3);
+		KUNIT_EXPECT_GE(test, nseg, 2);	/* span + busy segment */
 		KUNIT_EXPECT_EQ(test, *wl, 0);
 	}
 
