@@ -610,46 +610,70 @@ struct frotz_world {
 	struct psref_class *class;
 	struct mutex lock;		/* writers of @head */
 	struct list_head head;
-	atomic_long_t hits, bad;
+	atomic_long_t hits, soft_hits, bad;
 };
+
+/*
+ * One lookup: find an object with a random key under RCU, pin it with a
+ * passive reference, leave the RCU section, check the object is intact
+ * (optionally after a short sleep), release.  The caller is bound.
+ */
+static void frotz_lookup_once(struct frotz_world *w, bool may_sleep,
+			      atomic_long_t *hits)
+{
+	unsigned long key = get_random_u32_below(FROTZ_KEYS);
+	struct frotz *f, *found = NULL;
+	struct psref p;
+
+	rcu_read_lock();
+	list_for_each_entry_rcu(f, &w->head, link) {
+		if (f->key != key)
+			continue;
+		if (psref_acquire(&p, &f->target, w->class) == 0) {
+			found = f;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	if (!found)
+		return;
+	if (READ_ONCE(found->magic) != FROTZ_MAGIC ||
+	    !psref_held(&found->target, w->class))
+		atomic_long_inc(&w->bad);
+	/* Out of the RCU section: only the psref pins it. */
+	if (may_sleep && get_random_u32_below(8) == 0)
+		usleep_range(20, 100);
+	if (READ_ONCE(found->magic) != FROTZ_MAGIC)
+		atomic_long_inc(&w->bad);
+	psref_release(&p, &found->target, w->class);
+	atomic_long_inc(hits);
+}
 
 static int frotz_reader(void *arg)
 {
 	struct frotz_world *w = arg;
-	unsigned long n = 0;
 
 	while (!kthread_should_stop()) {
-		unsigned long key = get_random_u32_below(FROTZ_KEYS);
-		struct frotz *f, *found = NULL;
-		struct psref p;
-
 		migrate_disable();
-		rcu_read_lock();
-		list_for_each_entry_rcu(f, &w->head, link) {
-			if (f->key != key)
-				continue;
-			if (psref_acquire(&p, &f->target, w->class) == 0) {
-				found = f;
-				break;
-			}
-		}
-		rcu_read_unlock();
-		if (found) {
-			if (READ_ONCE(found->magic) != FROTZ_MAGIC ||
-			    !psref_held(&found->target, w->class))
-				atomic_long_inc(&w->bad);
-			/* Out of the RCU section: only the psref pins it. */
-			if (++n % 8 == 0)
-				usleep_range(20, 100);
-			if (READ_ONCE(found->magic) != FROTZ_MAGIC)
-				atomic_long_inc(&w->bad);
-			psref_release(&p, &found->target, w->class);
-			atomic_long_inc(&w->hits);
-		}
+		frotz_lookup_once(w, true, &w->hits);
 		migrate_enable();
 		cond_resched();
 	}
 	return 0;
+}
+
+/* Softirq readers, for classes whose IPL allows them. */
+struct frotz_timer {
+	struct timer_list timer;
+	struct frotz_world *w;
+};
+
+static void frotz_timer_fn(struct timer_list *t)
+{
+	struct frotz_timer *ft = from_timer(ft, t, timer);
+
+	frotz_lookup_once(ft->w, false, &ft->w->soft_hits);
+	mod_timer(&ft->timer, jiffies + 1);
 }
 
 static void frotz_destroy(struct frotz_world *w, struct frotz *f)
@@ -665,9 +689,19 @@ static void frotz_destroy(struct frotz_world *w, struct frotz *f)
 	kfree(f);
 }
 
+static const int psref_torture_ipls[] = { IPL_NONE, IPL_SOFTNET, IPL_VM };
+
+KUNIT_ARRAY_PARAM(psref_torture, psref_torture_ipls, psref_test_ipl_desc);
+
+/*
+ * Parametrised by IPL so the drain IPIs also land in the middle of
+ * BH-protected and IRQ-protected list updates.
+ */
 static void psref_torture_uaf(struct kunit *test)
 {
+	const int ipl = *(const int *)test->param_value;
 	struct task_struct **readers;
+	struct frotz_timer *timers;
 	struct frotz_world *w;
 	unsigned long deadline, created = 0, destroyed = 0;
 	struct frotz *f, *tmp;
@@ -675,16 +709,26 @@ static void psref_torture_uaf(struct kunit *test)
 
 	w = kunit_kzalloc(test, sizeof(*w), GFP_KERNEL);
 	readers = kunit_kcalloc(test, nr_cpu_ids, sizeof(*readers), GFP_KERNEL);
+	timers = kunit_kcalloc(test, nr_cpu_ids, sizeof(*timers), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, w);
 	KUNIT_ASSERT_NOT_NULL(test, readers);
-	w->class = psref_test_class(test, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, timers);
+	w->class = psref_test_class(test, ipl);
 	mutex_init(&w->lock);
 	INIT_LIST_HEAD(&w->head);
 
-	for_each_online_cpu(cpu)
-		readers[nr++] = psref_test_kthread(test, frotz_reader, w, cpu);
+	for_each_online_cpu(cpu) {
+		readers[nr] = psref_test_kthread(test, frotz_reader, w, cpu);
+		if (ipl != IPL_NONE) {
+			timers[nr].w = w;
+			timer_setup(&timers[nr].timer, frotz_timer_fn, 0);
+			timers[nr].timer.expires = jiffies + 1;
+			add_timer_on(&timers[nr].timer, cpu);
+		}
+		nr++;
+	}
 
-	deadline = jiffies + 3 * HZ;
+	deadline = jiffies + 2 * HZ;
 	while (time_before(jiffies, deadline) || created < 2 * FROTZ_KEYS) {
 		f = kzalloc(sizeof(*f), GFP_KERNEL);
 		KUNIT_EXPECT_NOT_NULL(test, f);
@@ -703,17 +747,24 @@ static void psref_torture_uaf(struct kunit *test)
 		}
 	}
 
-	while (nr > 0)
-		psref_test_kthread_stop(readers[--nr]);
+	while (nr > 0) {
+		nr--;
+		if (ipl != IPL_NONE)
+			timer_shutdown_sync(&timers[nr].timer);
+		psref_test_kthread_stop(readers[nr]);
+	}
 	list_for_each_entry_safe(f, tmp, &w->head, link) {
 		frotz_destroy(w, f);
 		destroyed++;
 	}
-	kunit_info(test, "%lu objects, %ld references taken\n", created,
-		   atomic_long_read(&w->hits));
+	kunit_info(test, "%lu objects, %ld references taken, %ld in softirq\n",
+		   created, atomic_long_read(&w->hits),
+		   atomic_long_read(&w->soft_hits));
 	KUNIT_EXPECT_EQ(test, destroyed, created);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&w->bad), 0L);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&w->hits), 0L);
+	if (ipl != IPL_NONE)
+		KUNIT_EXPECT_GT(test, atomic_long_read(&w->soft_hits), 0L);
 	KUNIT_EXPECT_GT(test, created, (unsigned long)FROTZ_KEYS);
 	psref_test_class_done(test, w->class, 0);
 }
@@ -1102,7 +1153,8 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE(psref_drain_unheld),
 	KUNIT_CASE_SLOW(psref_drain_waits_for_holder),
 	KUNIT_CASE_SLOW(psref_debugfs_view),
-	KUNIT_CASE_SLOW(psref_torture_uaf),
+	KUNIT_CASE_PARAM_ATTR(psref_torture_uaf, psref_torture_gen_params,
+			      { .speed = KUNIT_SPEED_SLOW }),
 	KUNIT_CASE(psref_misuse_unbound_warns),
 	KUNIT_CASE(psref_misuse_double_acquire_warns),
 	KUNIT_CASE(psref_misuse_release_unknown_warns),
