@@ -31,6 +31,7 @@
 /* Consistency checker */
 
 static unsigned long vmem_test_lock(vmem_t *vm)
+	__acquires(&vm->vm_lock)
 {
 	unsigned long flags;
 
@@ -150,17 +151,21 @@ static void vmem_dump(struct kunit *test, vmem_t *vm)
 	spin_unlock_irqrestore(&vm->vm_lock, flags);
 }
 
-#define VMEM_CHECK(test, vm)						\
-	do {								\
-		unsigned long __f = vmem_test_lock(vm);			\
-		const char *__err = vmem_check_locked(vm);		\
-									\
-		spin_unlock_irqrestore(&(vm)->vm_lock, __f);		\
-		if (__err)						\
-			vmem_dump(test, vm);				\
-		KUNIT_ASSERT_PTR_EQ_MSG(test, __err, NULL, "arena %s: %s", \
-					(vm)->vm_name, __err);		\
-	} while (0)
+static void vmem_check(struct kunit *test, vmem_t *vm, int line)
+{
+	unsigned long flags = vmem_test_lock(vm);
+	const char *err = vmem_check_locked(vm);
+
+	spin_unlock_irqrestore(&vm->vm_lock, flags);
+	if (err)
+		vmem_dump(test, vm);
+	KUNIT_ASSERT_PTR_EQ_MSG(test, err, NULL, "line %d: arena %s: %s", line,
+				vm->vm_name, err);
+}
+
+#define VMEM_CHECK(test, vm)	vmem_check(test, vm, __LINE__)
+
+static const vm_flag_t vmem_strats[] = { VM_INSTANTFIT, VM_BESTFIT, VM_NEXTFIT };
 
 /* A small deterministic PRNG, so the stress tests replay exactly. */
 struct vmem_rng {
@@ -390,8 +395,7 @@ static void vmem_test_fit_oracle(struct kunit *test)
 			vmem_size_t size = (vmem_rand(&rng) % 24 + 1) * q;
 			vmem_size_t align = 0, phase = 0, nocross = 0;
 			vmem_addr_t minaddr = VMEM_ADDR_MIN, maxaddr = VMEM_ADDR_MAX;
-			vm_flag_t fit = (vm_flag_t[]){ VM_INSTANTFIT, VM_BESTFIT,
-						       VM_NEXTFIT }[vmem_rand(&rng) % 3];
+			vm_flag_t fit = vmem_strats[vmem_rand(&rng) % 3];
 			vmem_addr_t p = 0, c;
 			bool any = false;
 			int rc;
@@ -416,13 +420,16 @@ static void vmem_test_fit_oracle(struct kunit *test)
 				any = oracle_ok(o, c, size, align, phase, nocross,
 						minaddr, maxaddr);
 			if (rc == 0) {
-				KUNIT_ASSERT_TRUE_MSG(test,
-					oracle_ok(o, p, size, align, phase, nocross,
-						  minaddr, maxaddr),
-					"xalloc size %#zx align %#zx phase %#zx nocross %#zx [%#lx, %#lx] gave bad %#lx",
-					(size_t)size, (size_t)align, (size_t)phase,
-					(size_t)nocross, (unsigned long)minaddr,
-					(unsigned long)maxaddr, (unsigned long)p);
+				bool good = oracle_ok(o, p, size, align, phase,
+						      nocross, minaddr, maxaddr);
+
+				KUNIT_ASSERT_TRUE_MSG(test, good,
+						      "xalloc size %#zx align %#zx phase %#zx nocross %#zx [%#lx, %#lx] gave bad %#lx",
+						      (size_t)size, (size_t)align,
+						      (size_t)phase, (size_t)nocross,
+						      (unsigned long)minaddr,
+						      (unsigned long)maxaddr,
+						      (unsigned long)p);
 				oracle_mark(o, p, size, true);
 				live[nlive].a = p;
 				live[nlive++].s = size;
@@ -430,10 +437,11 @@ static void vmem_test_fit_oracle(struct kunit *test)
 			} else {
 				KUNIT_ASSERT_EQ(test, rc, ENOMEM);
 				KUNIT_ASSERT_FALSE_MSG(test, any,
-					"xalloc size %#zx align %#zx phase %#zx nocross %#zx [%#lx, %#lx] failed but fits",
-					(size_t)size, (size_t)align, (size_t)phase,
-					(size_t)nocross, (unsigned long)minaddr,
-					(unsigned long)maxaddr);
+						       "xalloc size %#zx align %#zx phase %#zx nocross %#zx [%#lx, %#lx] failed but fits",
+						       (size_t)size, (size_t)align,
+						       (size_t)phase, (size_t)nocross,
+						       (unsigned long)minaddr,
+						       (unsigned long)maxaddr);
 				nfail++;
 			}
 		} else {
@@ -495,8 +503,10 @@ static void vmem_test_strategies(struct kunit *test)
 	}
 	vmem_free(vm, a[0], 0x10);
 	vmem_free(vm, a[7], 0x10);
-	/* The rotor is at the end of a[7]: next fit takes a[7]'s old slot only
-	 * after wrapping; here it must take the hole right after the rotor. */
+	/*
+	 * The rotor is at the end of a[7]: next fit takes a[7]'s old slot only
+	 * after wrapping; here it must take the hole right after the rotor.
+	 */
 	KUNIT_ASSERT_EQ(test, vmem_alloc(vm, 0x10, VM_SLEEP | VM_NEXTFIT, &p), 0);
 	KUNIT_EXPECT_EQ(test, p, a[7] + 0x10);
 	/* Fill the tail; next fit wraps around to the lowest hole. */
@@ -725,7 +735,7 @@ static int test_importfn(void *arg, vmem_size_t size, vm_flag_t flags,
 	struct import_ctx *c = arg;
 
 	if (c->imported + size > 0x100000)
-		return ENOMEM;
+		return -ENOMEM;	/* any non-zero value means failure */
 	/* Deliberately misaligned for any alignment above 0x100. */
 	*addrp = c->next + 0x100;
 	c->next += size + 0x10000;
@@ -1094,8 +1104,7 @@ static void vmem_test_stress_random(struct kunit *test)
 
 	for (op = 0; op < 100000; op++) {
 		u32 t = vmem_rand(&rng) % 100;
-		vm_flag_t strat = (vm_flag_t[]){ VM_INSTANTFIT, VM_BESTFIT,
-						 VM_NEXTFIT }[vmem_rand(&rng) % 3];
+		vm_flag_t strat = vmem_strats[vmem_rand(&rng) % 3];
 
 		if (t > 45) {
 			vmem_size_t sz = vmem_rand(&rng) % 500 + 1;
@@ -1192,7 +1201,7 @@ static void vmem_test_stress_random(struct kunit *test)
 /* Concurrency: 4 kthreads on one arena with quantum caches */
 
 #define CONC_THREADS	4
-#define CONC_UNITS	(1 << 16)
+#define CONC_UNITS	65536
 #define CONC_OPS	20000
 
 struct conc_ctx {
@@ -1682,8 +1691,9 @@ static void vmem_test_debugfs(struct kunit *test)
 		s = strchr(s, '\n') + 1;	/* header */
 		while ((eol = strchr(s, '\n'))) {
 			*eol = 0;
-			KUNIT_ASSERT_EQ(test, sscanf(s, "%lx %lx %lx %15s", &start,
-						     &end, &size, type), 4);
+			ncols = sscanf(s, "%lx %lx %lx %15s", &start, &end,
+				       &size, type);
+			KUNIT_ASSERT_EQ(test, ncols, 4);
 			KUNIT_EXPECT_EQ(test, end, start + size - 1);
 			snprintf(expect, sizeof(expect), "%#lx %#lx\n", start, size);
 			KUNIT_EXPECT_EQ(test, strncmp(wl, expect, strlen(expect)), 0);
@@ -1702,11 +1712,13 @@ static void vmem_test_debugfs(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, buf);
 	line = strstr(buf, "\nbusy_tags ");
 	KUNIT_ASSERT_NOT_NULL(test, line);
-	KUNIT_ASSERT_EQ(test, sscanf(line, "\nbusy_tags %lu", &v1), 1);
+	ncols = sscanf(line, "\nbusy_tags %lu", &v1);
+	KUNIT_ASSERT_EQ(test, ncols, 1);
 	KUNIT_EXPECT_EQ(test, v1, 1);
 	line = strstr(buf, "\nimport ");
 	KUNIT_ASSERT_NOT_NULL(test, line);
-	KUNIT_ASSERT_EQ(test, sscanf(line, "\nimport %lu", &v1), 1);
+	ncols = sscanf(line, "\nimport %lu", &v1);
+	KUNIT_ASSERT_EQ(test, ncols, 1);
 	KUNIT_EXPECT_EQ(test, v1, child->vm_nimport);
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "hash_size "));
 	KUNIT_EXPECT_NOT_NULL(test, strstr(buf, "order "));
@@ -1746,8 +1758,9 @@ static void vmem_test_debugfs(struct kunit *test)
 	kunit_release_action(test, destroy_action, child);
 	kunit_release_action(test, destroy_action, top);
 	/* Directories are gone with their arenas. */
-	KUNIT_EXPECT_NULL(test, read_file(&io,
-		"/sys/kernel/debug/kprim/vmem/t-dbg-child/segments", &len));
+	buf = read_file(&io, "/sys/kernel/debug/kprim/vmem/t-dbg-child/segments",
+			&len);
+	KUNIT_EXPECT_NULL(test, buf);
 }
 
 static struct kunit_case vmem_cases[] = {
@@ -1780,6 +1793,7 @@ static struct kunit_suite vmem_suite = {
 	.name = "kprim_vmem",
 	.test_cases = vmem_cases,
 };
+
 kunit_test_suite(vmem_suite);
 
 MODULE_LICENSE("GPL");

@@ -260,20 +260,23 @@ static unsigned int vmem_bt_refill(vmem_t *vm, vm_flag_t flags)
 }
 
 /*
- * Take the arena lock with at least @n tags in the reserve.  Returns 0 with
- * the lock held, or ENOMEM without it.
+ * Take the arena lock and try to have at least @n tags in the reserve.
+ * Always returns with the lock held: 0, or -ENOMEM if the reserve is short
+ * and no tag could be allocated.
  */
 static int vmem_lock_reserve(vmem_t *vm, unsigned int n, vm_flag_t flags,
 			     unsigned long *irqflags)
-	__cond_acquires(&vm->vm_lock)
+	__acquires(&vm->vm_lock)
 {
 	for (;;) {
 		*irqflags = vmem_lock(vm);
 		if (vm->vm_nbtreserve >= n)
 			return 0;
 		vmem_unlock(vm, *irqflags);
-		if (!vmem_bt_refill(vm, flags))
+		if (!vmem_bt_refill(vm, flags)) {
+			*irqflags = vmem_lock(vm);
 			return -ENOMEM;
+		}
 	}
 }
 
@@ -528,8 +531,10 @@ static int vmem_add_span(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	unsigned long irqflags;
 	int rc;
 
-	if (vmem_lock_reserve(vm, 2, flags, &irqflags))
+	if (vmem_lock_reserve(vm, 2, flags, &irqflags)) {
+		vmem_unlock(vm, irqflags);
 		return -ENOMEM;
+	}
 	rc = vmem_add_locked(vm, addr, size, type);
 	vmem_unlock(vm, irqflags);
 	if (rc) {
@@ -777,6 +782,7 @@ static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
 	}
 
 	if (vmem_lock_reserve(vm, 2, flags, &irqflags)) {
+		vmem_unlock(vm, irqflags);
 		vmem_release_span(vm, addr, actual);
 		return -ENOMEM;
 	}
@@ -813,8 +819,10 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 	LIST_HEAD(trim);
 
 	for (;;) {
-		if (vmem_lock_reserve(vm, 2, r->flags, &irqflags))
+		if (vmem_lock_reserve(vm, 2, r->flags, &irqflags)) {
+			vmem_unlock(vm, irqflags);
 			break;
+		}
 		if (strat == VM_NEXTFIT)
 			bt = vmem_find_next(vm, r, &start);
 		else if (strat == VM_INSTANTFIT)
