@@ -801,10 +801,18 @@ static void vmem_test_import_fn(struct kunit *test)
 	vmem_xfree(vm, p2, 0x800);
 	KUNIT_EXPECT_EQ(test, c.imported, 0);
 	KUNIT_EXPECT_EQ(test, c.nimport, c.nrelease);
-	/* When the import fails, NOSLEEP and SLEEP both give up. */
+	/* When the import fails, a VM_NOSLEEP request gives up. */
 	KUNIT_EXPECT_EQ(test, vmem_alloc(vm, 0x200000, VM_NOSLEEP, &p), ENOMEM);
+	/*
+	 * A VM_SLEEP request whose window no import can hit imports once,
+	 * then fails instead of waiting forever; destroy releases the span.
+	 */
+	p = c.nimport;
+	KUNIT_EXPECT_EQ(test, vmem_xalloc_addr(vm, 0x100, 0x100, VM_SLEEP), ENOMEM);
+	KUNIT_EXPECT_EQ(test, c.nimport, p + 1);
 	VMEM_CHECK(test, vm);
 	vmem_destroy(vm);
+	KUNIT_EXPECT_EQ(test, c.imported, 0);
 
 	/* vmem_xcreate: the import function may return more. */
 	c = (struct import_ctx){ .next = 0x4000000, .extra = 0x1000 };
@@ -1015,6 +1023,58 @@ static void vmem_test_hash_resize(struct kunit *test)
 	VMEM_CHECK(test, vm);
 	vmem_destroy(vm);
 	kvfree(a);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Instant fit stays flat as the arena fills with segments */
+
+/* ns per alloc+free pair in an arena holding 2 * @n segments. */
+static u64 flat_measure(struct kunit *test, unsigned long n)
+{
+	const unsigned long pairs = 2000;
+	vmem_addr_t p;
+	unsigned long i;
+	u64 t0, t1;
+	vmem_t *vm;
+
+	vm = vmem_create("t-flat", 0, 2 * n, 1, NULL, NULL, NULL, 0, VM_SLEEP,
+			 IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, vm);
+	for (i = 0; i < 2 * n; i++) {
+		KUNIT_ASSERT_EQ(test, vmem_alloc(vm, 1, VM_SLEEP, &p), 0);
+		if (i % 1024 == 0)
+			cond_resched();
+	}
+	/* n one-unit holes between n busy units: nothing coalesces. */
+	for (i = 0; i < 2 * n; i += 2)
+		vmem_xfree(vm, i, 1);
+	flush_work(&vm->vm_hash_work);
+	KUNIT_EXPECT_EQ(test, vm->vm_nbusy, n);
+
+	t0 = ktime_get_ns();
+	for (i = 0; i < pairs; i++) {
+		if (vmem_alloc(vm, 1, VM_NOSLEEP | VM_INSTANTFIT, &p))
+			break;
+		vmem_free(vm, p, 1);
+	}
+	t1 = ktime_get_ns();
+	KUNIT_EXPECT_EQ(test, i, pairs);
+	vmem_xfreeall(vm);
+	VMEM_CHECK(test, vm);
+	vmem_destroy(vm);
+	return div_u64(t1 - t0, pairs);
+}
+
+static void vmem_test_instantfit_flat(struct kunit *test)
+{
+	u64 small, large;
+
+	small = flat_measure(test, 1000);
+	large = flat_measure(test, 50000);
+	kunit_info(test, "alloc+free: %llu ns with 2000 segments, %llu ns with 100000\n",
+		   small, large);
+	/* 1.5x is the target on real hardware; emulation is noisier. */
+	KUNIT_EXPECT_LT(test, large, 3 * small);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1778,6 +1838,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_sleep_wakeup),
 	KUNIT_CASE(vmem_test_qcache),
 	KUNIT_CASE_SLOW(vmem_test_hash_resize),
+	KUNIT_CASE_SLOW(vmem_test_instantfit_flat),
 	KUNIT_CASE_SLOW(vmem_test_stress_random),
 	KUNIT_CASE_SLOW(vmem_test_concurrent_qcache),
 	KUNIT_CASE(vmem_test_hardirq),

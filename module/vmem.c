@@ -846,7 +846,13 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 		could = vmem_could_fit(vm, r);
 		vmem_unlock(vm, irqflags);
 
-		if (vm->vm_importfn && nimport < VMEM_IMPORT_TRIES) {
+		/*
+		 * A constrained request imports once per call: a span that
+		 * misses its window would otherwise be imported again and
+		 * again while the request waits.
+		 */
+		if (vm->vm_importfn &&
+		    nimport < (constrained ? 1 : VMEM_IMPORT_TRIES)) {
 			nimport++;
 			isize = r->size;
 			if (constrained) {
@@ -862,7 +868,8 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 			if (vmem_qcache_purge(vm))
 				continue;
 		}
-		if (!(r->flags & VM_SLEEP) || (!could && !vm->vm_importfn))
+		if (!(r->flags & VM_SLEEP) ||
+		    (!could && (!vm->vm_importfn || constrained)))
 			break;
 
 		irqflags = vmem_lock(vm);
@@ -871,7 +878,8 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 		wait_event_idle_timeout(vm->vm_wait,
 					READ_ONCE(vm->vm_freegen) != gen,
 					VMEM_SLEEP_REPOLL);
-		nimport = 0;
+		if (!constrained)
+			nimport = 0;
 		purged = false;
 	}
 
