@@ -994,6 +994,49 @@ static void vmem_test_qcache(struct kunit *test)
 	vmem_destroy(vm);
 }
 
+/* An idle depot is trimmed by the periodic work within two intervals. */
+static void vmem_test_depot_trim(struct kunit *test)
+{
+	const unsigned int n = 300;
+	struct vmem_qcache *qc;
+	unsigned long nfull;
+	vmem_addr_t *a;
+	vmem_t *vm;
+	int i;
+
+	a = kunit_kcalloc(test, n, sizeof(*a), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	vm = vmem_create("t-trim", 0, 0x10000, 1, NULL, NULL, NULL, 4,
+			 VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, vm);
+	qc = &vm->vm_qcache[0];
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, vmem_alloc(vm, 1, VM_SLEEP, &a[i]), 0);
+	for (i = 0; i < n; i++)
+		vmem_free(vm, a[i], 1);
+	spin_lock_irq(&qc->depot_lock);
+	nfull = qc->nfull;
+	spin_unlock_irq(&qc->depot_lock);
+	/* 300 rounds, at most 2 magazines of 30 per CPU: the rest in the depot. */
+	KUNIT_EXPECT_GE(test, (long)(nfull * VMEM_MAG_ROUNDS),
+			(long)n - 2L * VMEM_MAG_ROUNDS * num_possible_cpus());
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), n);
+
+	msleep(12 * 1000);
+
+	spin_lock_irq(&qc->depot_lock);
+	nfull = qc->nfull;
+	spin_unlock_irq(&qc->depot_lock);
+	KUNIT_EXPECT_EQ(test, nfull, 0);
+	KUNIT_EXPECT_LE(test, vmem_size(vm, VMEM_ALLOC),
+			2 * VMEM_MAG_ROUNDS * num_possible_cpus());
+	VMEM_CHECK(test, vm);
+	vmem_qcache_reap(vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(vm), 0);
+	vmem_destroy(vm);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The hash follows the number of busy segments */
 
@@ -1837,6 +1880,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_init_storage),
 	KUNIT_CASE(vmem_test_sleep_wakeup),
 	KUNIT_CASE(vmem_test_qcache),
+	KUNIT_CASE_SLOW(vmem_test_depot_trim),
 	KUNIT_CASE_SLOW(vmem_test_hash_resize),
 	KUNIT_CASE_SLOW(vmem_test_instantfit_flat),
 	KUNIT_CASE_SLOW(vmem_test_stress_random),
