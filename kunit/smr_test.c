@@ -781,7 +781,11 @@ static void smr_qmodel_remove(struct smr_qmodel *m, int val)
 			    : (void *)&(head)->first);			\
 } while (0)
 
-#define SMRQ_NOTHING(test, head, field, m, e) do { } while (0)
+/* For kinds without a tail or back pointers: check the head element only. */
+#define SMRQ_NOTHING(test, head, field, m, e)				\
+	KUNIT_EXPECT_TRUE(test, (m)->n == 0 ||				\
+			  smrq_serialized_first(head, struct smr_qe, field) == \
+			  &(e)[(m)->v[0]])
 
 /*
  * Random inserts (head, and tail for tail queues, plain and relaxed),
@@ -1158,6 +1162,39 @@ static void smr_test_bad_goal_warns(struct kunit *test)
 }
 
 /* ---------------------------------------------------------------------- */
+/* debugfs                                                                */
+/* ---------------------------------------------------------------------- */
+
+static bool smr_test_debugfs_exists(const char *path)
+{
+	struct file *f = filp_open(path, O_RDONLY, 0);
+
+	if (IS_ERR(f))
+		return false;
+	filp_close(f, NULL);
+	return true;
+}
+
+/*
+ * debugfs files cannot be read with kernel_read() (the debugfs proxy has no
+ * read_iter): check that the domain's file comes and goes with it.
+ */
+static void smr_test_debugfs(struct kunit *test)
+{
+	const char *path = "/sys/kernel/debug/kprim/smr/kunit_dbg";
+	smr_t smr;
+
+	if (!smr_test_debugfs_exists("/sys/kernel/debug/kprim/smr/smr_system"))
+		kunit_skip(test, "debugfs not mounted");
+	KUNIT_EXPECT_FALSE(test, smr_test_debugfs_exists(path));
+	smr = smr_domain_create(SMR_NONE, "kunit_dbg");
+	KUNIT_ASSERT_NOT_NULL(test, smr);
+	KUNIT_EXPECT_TRUE(test, smr_test_debugfs_exists(path));
+	smr_domain_free(smr);
+	KUNIT_EXPECT_FALSE(test, smr_test_debugfs_exists(path));
+}
+
+/* ---------------------------------------------------------------------- */
 /* Read-side cost                                                         */
 /* ---------------------------------------------------------------------- */
 
@@ -1231,6 +1268,7 @@ static struct kunit_case smr_cases[] = {
 	KUNIT_CASE(smr_test_sleepable_on_plain_warns),
 	KUNIT_CASE(smr_test_uninit_warns),
 	KUNIT_CASE(smr_test_bad_goal_warns),
+	KUNIT_CASE(smr_test_debugfs),
 	KUNIT_CASE(smr_test_read_cost),
 	{}
 };

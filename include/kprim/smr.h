@@ -30,10 +30,8 @@
 #define SMR_SEQ_INIT		((smr_seq_t)2)
 #define SMR_SEQ_INC		((smr_seq_t)4)
 
-/** typedef smr_delta_t - signed distance between two sequences */
-typedef long smr_delta_t;
-
-#define SMR_SEQ_DELTA(a, b)	((smr_delta_t)((a) - (b)))
+/* Signed distance between two sequences. */
+#define SMR_SEQ_DELTA(a, b)	((long)((a) - (b)))
 /* Compare two sequences with @op, correct across wraparound. */
 #define SMR_SEQ_CMP(a, op, b)	(SMR_SEQ_DELTA(a, b) op 0)
 
@@ -48,14 +46,14 @@ typedef unsigned long smr_flags_t;
 #define SMR_NAME_MAX		24
 
 /**
- * typedef smr_clock_t - a domain's clock
+ * struct smr_clock - a domain's clock
  * @s_rd_seq: every reader has observed at least this write sequence
  * @s_wr_seq: the current write sequence
  */
-typedef struct {
+struct smr_clock {
 	atomic_long_t s_rd_seq;
 	atomic_long_t s_wr_seq;
-} smr_clock_t;
+};
 
 struct smr_pcpu;
 
@@ -85,7 +83,7 @@ struct smr_pcpu;
  * SMR_DEFINE() can place a domain in a consumer's static data.
  */
 struct smr {
-	smr_clock_t smr_clock;
+	struct smr_clock smr_clock;
 	struct smr_pcpu __percpu *smr_pcpu;
 	unsigned long smr_flags;
 	char smr_name[SMR_NAME_MAX];
@@ -424,7 +422,7 @@ static __always_inline void __smrq_d_init(__smrq_link_t *first,
 	for (typeof(smr_serialized_load(&(head)->first)) __smrq_it =	\
 		     smr_serialized_load(&(head)->first), __smrq_nx = __smrq_it; \
 	     ((it) = __smrq_container_of_safe(__smrq_it, typeof(*(it)), field)) && \
-	     ((__smrq_nx = smr_serialized_load(&__smrq_it->next)), 1);	\
+	     ((__smrq_nx = smr_serialized_load(&__smrq_it->next)) || true); \
 	     __smrq_it = __smrq_nx)
 
 /* Insertion after @prev (a head's first or an element's next). */

@@ -39,8 +39,14 @@ typedef struct smr *smr_t;
 struct smrq_slink;
 struct smrq_link;
 
-typedef SMR_POINTER(struct smrq_slink *) __smrq_slink_t;
-typedef SMR_POINTER(struct smrq_link *) __smrq_link_t;
+/* The SMR_POINTER()s of queue linkages, named as in XNU. */
+typedef struct {
+	struct smrq_slink __rcu *__smr_ptr;
+} __smrq_slink_t;
+
+typedef struct {
+	struct smrq_link __rcu *__smr_ptr;
+} __smrq_link_t;
 
 /**
  * struct smrq_slink - a singly linked SMR queue linkage
@@ -96,8 +102,8 @@ struct smrq_tailq_head {
 	__smrq_link_t *last;
 };
 
-#define SMRQ_SLIST_INITIALIZER(name)	{ .first = { NULL } }
-#define SMRQ_LIST_INITIALIZER(name)	{ .first = { NULL } }
+#define SMRQ_SLIST_INITIALIZER		{ .first = { NULL } }
+#define SMRQ_LIST_INITIALIZER		{ .first = { NULL } }
 #define SMRQ_STAILQ_INITIALIZER(name)	{ .first = { NULL }, .last = &(name).first }
 #define SMRQ_TAILQ_INITIALIZER(name)	{ .first = { NULL }, .last = &(name).first }
 
