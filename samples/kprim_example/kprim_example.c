@@ -426,12 +426,13 @@ static int kpx_user_fn(void *arg)
 			handle = READ_ONCE(kpx_handles[get_random_u32_below(n)]);
 			s = kpx_session_get(handle, &ref);
 			if (!s) {
-				u->misses++;
+				/* Read by kpx_stats_show() without a lock. */
+				WRITE_ONCE(u->misses, u->misses + 1);
 				continue;
 			}
 			kpx_session_use(s);
 			kpx_session_put(s, &ref);
-			u->hits++;
+			WRITE_ONCE(u->hits, u->hits + 1);
 		}
 		usleep_range(1000, 2000);
 	}
