@@ -927,7 +927,7 @@ static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 	    (nocross && (!is_power_of_2(nocross) || nocross < r.size)) ||
 	    minaddr > maxaddr ||
 	    (nocross && VMEM_CROSS(phase, phase + r.size - 1, nocross))) {
-		VMEM_MISUSE(vm, "%s: bad request size %#zx align %#zx phase %#zx nocross %#zx min %#lx max %#lx",
+		VMEM_MISUSE(vm, "%s: bad size %#zx align %#zx phase %#zx nocross %#zx [%#lx, %#lx]",
 			    "vmem_xalloc", (size_t)size, (size_t)align, (size_t)phase,
 			    (size_t)nocross, (unsigned long)minaddr,
 			    (unsigned long)maxaddr);
@@ -1968,8 +1968,8 @@ vmem_t *vmem_init(vmem_t *storage, const char *name, vmem_addr_t base,
 	might_sleep();
 	if (!quantum || !is_power_of_2(quantum) || !kprim_ipl_valid(ipl) ||
 	    (flags & (VM_SLEEP | VM_NOSLEEP)) == (VM_SLEEP | VM_NOSLEEP)) {
-		VMEM_MISUSE_GLOBAL("vmem_init(%s): bad quantum %#zx, ipl %d or flags %#x",
-				   name ?: "?", (size_t)quantum, ipl, flags);
+		VMEM_MISUSE_GLOBAL("%s(%s): bad quantum %#zx, ipl %d or flags %#x",
+				   __func__, name ?: "?", (size_t)quantum, ipl, flags);
 		return NULL;
 	}
 	if (!vm) {
@@ -2011,8 +2011,8 @@ vmem_t *vmem_init(vmem_t *storage, const char *name, vmem_addr_t base,
 		goto fail;
 	if (size) {
 		if (!vmem_range_ok(vm, base, size)) {
-			VMEM_MISUSE_GLOBAL("vmem_init(%s): bad span [%#lx, +%#zx), quantum %#zx",
-					   vm->vm_name, (unsigned long)base,
+			VMEM_MISUSE_GLOBAL("%s(%s): bad span [%#lx, +%#zx), quantum %#zx",
+					   __func__, vm->vm_name, (unsigned long)base,
 					   (size_t)size, (size_t)quantum);
 			goto fail;
 		}
@@ -2136,8 +2136,8 @@ void vmem_destroy(vmem_t *vm)
 		unsigned long nbusy = vm->vm_nbusy;
 
 		vmem_unlock(vm, irqflags);
-		VMEM_MISUSE(vm, "vmem_destroy: %lu allocations (%#zx) still live",
-			    nbusy, (size_t)inuse);
+		VMEM_MISUSE(vm, "%s: %lu allocations (%#zx) still live",
+			    __func__, nbusy, (size_t)inuse);
 		irqflags = vmem_lock(vm);
 	}
 	list_for_each_entry_safe(bt, tmp, &vm->vm_seglist, seglist) {

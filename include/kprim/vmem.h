@@ -93,7 +93,8 @@ void vmem_qcache_reap(vmem_t *vm);
 long vmem_misuse_count(vmem_t *vm);
 
 /*
- * NetBSD consumers build chains of arenas by passing vmem_alloc/vmem_free
+ * NetBSD consumers build chains of arenas by passing vmem_alloc and
+ * vmem_free or vmem_xfree
  * (whose first argument is a vmem_t *) as the import and release functions
  * of a child arena, with the parent as @arg.  These wrappers let that code
  * compile unchanged; vmem recognises the two functions and calls them
@@ -102,14 +103,14 @@ long vmem_misuse_count(vmem_t *vm);
 #ifndef KPRIM_VMEM_INTERNAL
 #define __vmem_importfn(fn)						\
 	_Generic((fn),							\
-		 int (*)(vmem_t *, vmem_size_t, vm_flag_t, vmem_addr_t *): \
-			(vmem_import_t *)(fn),				\
-		 default: (fn))
+		 typeof(&vmem_alloc) : (vmem_import_t *)(fn),		\
+		 vmem_import_t * : (fn),					\
+		 void * : (fn))
 #define __vmem_releasefn(fn)						\
 	_Generic((fn),							\
-		 void (*)(vmem_t *, vmem_addr_t, vmem_size_t):		\
-			(vmem_release_t *)(fn),				\
-		 default: (fn))
+		 typeof(&vmem_free) : (vmem_release_t *)(fn),		\
+		 vmem_release_t * : (fn),				\
+		 void * : (fn))
 #define vmem_create(name, base, size, quantum, importfn, releasefn, arg, \
 		    qcache_max, flags, ipl)				\
 	vmem_create(name, base, size, quantum, __vmem_importfn(importfn), \

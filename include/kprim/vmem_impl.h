@@ -53,7 +53,7 @@ struct vmem_magazine {
 
 /* Per-CPU part of one quantum cache (Bonwick's CPU layer). */
 struct vmem_qcache_cpu {
-	spinlock_t lock;
+	spinlock_t lock;		/* this structure; irqsave */
 	struct vmem_magazine *loaded;
 	struct vmem_magazine *prev;
 	unsigned long hits;
@@ -64,7 +64,7 @@ struct vmem_qcache_cpu {
 struct vmem_qcache {
 	struct vmem_qcache_cpu __percpu *cpu;
 	vmem_size_t size;
-	spinlock_t depot_lock;
+	spinlock_t depot_lock;		/* depot fields; irqsave */
 	struct vmem_magazine *full;	/* depot: magazines with rounds */
 	struct vmem_magazine *empty;	/* depot: empty magazines */
 	unsigned long nfull, nempty;
@@ -73,7 +73,7 @@ struct vmem_qcache {
 };
 
 struct vmem {
-	spinlock_t vm_lock;
+	spinlock_t vm_lock;		/* flavour chosen by vm_ipl */
 	int vm_ipl;
 	vm_flag_t vm_flags;
 	vmem_size_t vm_quantum;
