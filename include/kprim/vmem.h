@@ -94,11 +94,11 @@ long vmem_misuse_count(vmem_t *vm);
 
 /*
  * NetBSD consumers build chains of arenas by passing vmem_alloc and
- * vmem_free or vmem_xfree
- * (whose first argument is a vmem_t *) as the import and release functions
- * of a child arena, with the parent as @arg.  These wrappers let that code
- * compile unchanged; vmem recognises the two functions and calls them
- * directly, so no call goes through a mismatched function pointer.
+ * vmem_free (or vmem_xfree), whose first argument is a vmem_t *, as the
+ * import and release functions of a child arena, with the parent as @arg.
+ * These wrappers let that code compile unchanged; vmem recognises the
+ * functions and calls them directly, so no call goes through a mismatched
+ * function pointer.  Any other function type is a compile error.
  */
 #ifndef KPRIM_VMEM_INTERNAL
 #define __vmem_importfn(fn)						\
