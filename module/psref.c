@@ -73,7 +73,11 @@
  *
  * Known limits: a module cannot hook the return to user space, so a task
  * that keeps a reference across it is only caught when the target is
- * drained (the drain reports the holder) or the class destroyed.
+ * drained (the drain reports the holder) or the class destroyed.  A
+ * per-CPU kthread counts as bound, as for smp_processor_id(): it must not
+ * hold a reference while its CPU goes offline (smpboot threads are parked
+ * first; a kthread_bind() thread is not), since the drain only asks online
+ * CPUs.
  */
 
 #define pr_fmt(fmt) "kprim psref: " fmt
