@@ -56,8 +56,10 @@ sed -e "s|^#@KPRIM_CONF@\$|KPRIM_MODE=demo KPRIM_TESTS='' KPRIM_LOOPS=1 KPRIM_EX
 grep -q 'sh /lib/kprim/demo.sh' "$run/init" || die "guest-init.sh no longer runs /lib/kprim/demo.sh"
 "$KPRIM_TOP/scripts/mkinitramfs.sh" "$run/initrd.gz" "$run/init" \
 	"$build/module/kprim.ko" "$sample/kprim_example.ko" "$run/demo.sh"
+# qemu-run.sh's own progress (waiting for the QEMU lock, boot, exit) is
+# shown; the guest's lines are printed in full below.
 "$KPRIM_TOP/scripts/qemu-run.sh" "$vmlinuz" "$run/initrd.gz" "$run" 2 1024 \
-	"${KPRIM_QEMU_TIMEOUT:-600}" >/dev/null 2>&1 || true
+	"${KPRIM_QEMU_TIMEOUT:-600}" 2>&1 >/dev/null | grep -v '^    guest: ' >&2 || true
 
 results=$(tr -d '\r' <"$run/results.log")
 echo
