@@ -13,6 +13,7 @@
 #include <linux/completion.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/prandom.h>
@@ -610,6 +611,64 @@ static void ltable_test_atomic_alloc(struct kunit *test)
 	LT_EXPECT_CONSISTENT(test, t, 2 * n);
 }
 
+struct irq_ctx {
+	struct hrtimer timer;
+	struct link_table *t;
+	u64 id;			/* published by the test, resolved in IRQ */
+	bool hardirq, got, alloc_ok, freed;
+	struct completion done;
+};
+
+static enum hrtimer_restart irq_ctx_fn(struct hrtimer *timer)
+{
+	struct irq_ctx *c = container_of(timer, struct irq_ctx, timer);
+	struct lt_elem *e;
+
+	c->hardirq = in_hardirq();
+	e = ltable_get_elem(c->t, c->id);
+	c->got = e && elem_id(e) == c->id;
+	if (e) {
+		/* retire the published element from IRQ context */
+		lt_elem_invalidate(e);
+		ltable_put_elem(c->t, e);
+	}
+	c->freed = !ltable_get_elem(c->t, c->id);
+	e = ltable_alloc_elem(c->t, LT_LINK, 1, 0);
+	c->alloc_ok = e && lt_bits_type(elem_bits(e)) == LT_LINK;
+	if (e)
+		ltable_put_elem(c->t, e);
+	complete(&c->done);
+	return HRTIMER_NORESTART;
+}
+
+/* Lookups, frees and allocation from hard-IRQ context. */
+static void ltable_test_hardirq(struct kunit *test)
+{
+	struct irq_ctx *c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	struct link_table *t = fixture_table(test);
+	struct lt_elem *e;
+
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->t = t;
+	e = alloc_valid(test, t, LT_ELEM);
+	c->id = elem_id(e);
+	/* drop the allocation reference: the table holds the element */
+	ltable_put_elem(t, e);
+	init_completion(&c->done);
+	hrtimer_init(&c->timer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_HARD);
+	c->timer.function = irq_ctx_fn;
+	hrtimer_start(&c->timer, ns_to_ktime(100 * NSEC_PER_USEC), HRTIMER_MODE_REL_HARD);
+	wait_for_completion(&c->done);
+	hrtimer_cancel(&c->timer);
+
+	KUNIT_EXPECT_TRUE(test, c->hardirq);
+	KUNIT_EXPECT_TRUE(test, c->got);
+	KUNIT_EXPECT_TRUE(test, c->freed);
+	KUNIT_EXPECT_TRUE(test, c->alloc_ok);
+	KUNIT_EXPECT_EQ(test, fixture_npoison(test), 2);
+	LT_EXPECT_CONSISTENT(test, t, ltable_nelem(t));
+}
+
 /* Statistics are counted per CPU and summed. */
 static void ltable_test_stats(struct kunit *test)
 {
@@ -1178,6 +1237,7 @@ static struct kunit_case ltable_cases[] = {
 	KUNIT_CASE(ltable_test_grow_to_max),
 	KUNIT_CASE(ltable_test_grow_explicit),
 	KUNIT_CASE(ltable_test_atomic_alloc),
+	KUNIT_CASE(ltable_test_hardirq),
 	KUNIT_CASE(ltable_test_stats),
 	KUNIT_CASE(ltable_test_debugfs),
 	KUNIT_CASE(ltable_test_init_misuse_warns),
