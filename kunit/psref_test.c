@@ -610,7 +610,7 @@ struct frotz_world {
 	struct psref_class *class;
 	struct mutex lock;		/* writers of @head */
 	struct list_head head;
-	atomic_long_t hits, soft_hits, bad;
+	atomic_long_t hits, soft_hits, hard_hits, bad;
 };
 
 /*
@@ -662,17 +662,32 @@ static int frotz_reader(void *arg)
 	return 0;
 }
 
-/* Softirq readers, for classes whose IPL allows them. */
+/*
+ * Softirq readers for classes whose IPL allows them, and for IPL_VM
+ * classes hard-IRQ readers too (an irq_work raised by the timer).
+ */
 struct frotz_timer {
 	struct timer_list timer;
+	struct irq_work work;
 	struct frotz_world *w;
+	bool hard;
 };
+
+static void frotz_irq_work_fn(struct irq_work *work)
+{
+	struct frotz_timer *ft = container_of(work, struct frotz_timer, work);
+
+	if (in_hardirq())
+		frotz_lookup_once(ft->w, false, &ft->w->hard_hits);
+}
 
 static void frotz_timer_fn(struct timer_list *t)
 {
 	struct frotz_timer *ft = from_timer(ft, t, timer);
 
 	frotz_lookup_once(ft->w, false, &ft->w->soft_hits);
+	if (ft->hard)
+		irq_work_queue(&ft->work);
 	mod_timer(&ft->timer, jiffies + 1);
 }
 
@@ -721,6 +736,8 @@ static void psref_torture_uaf(struct kunit *test)
 		readers[nr] = psref_test_kthread(test, frotz_reader, w, cpu);
 		if (ipl != IPL_NONE) {
 			timers[nr].w = w;
+			timers[nr].hard = kprim_ipl_is_hard(ipl);
+			init_irq_work(&timers[nr].work, frotz_irq_work_fn);
 			timer_setup(&timers[nr].timer, frotz_timer_fn, 0);
 			timers[nr].timer.expires = jiffies + 1;
 			add_timer_on(&timers[nr].timer, cpu);
@@ -749,22 +766,27 @@ static void psref_torture_uaf(struct kunit *test)
 
 	while (nr > 0) {
 		nr--;
-		if (ipl != IPL_NONE)
+		if (ipl != IPL_NONE) {
 			timer_shutdown_sync(&timers[nr].timer);
+			irq_work_sync(&timers[nr].work);
+		}
 		psref_test_kthread_stop(readers[nr]);
 	}
 	list_for_each_entry_safe(f, tmp, &w->head, link) {
 		frotz_destroy(w, f);
 		destroyed++;
 	}
-	kunit_info(test, "%lu objects, %ld references taken, %ld in softirq\n",
+	kunit_info(test, "%lu objects, references: %ld in kthreads, %ld in softirq, %ld in hard IRQ\n",
 		   created, atomic_long_read(&w->hits),
-		   atomic_long_read(&w->soft_hits));
+		   atomic_long_read(&w->soft_hits),
+		   atomic_long_read(&w->hard_hits));
 	KUNIT_EXPECT_EQ(test, destroyed, created);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&w->bad), 0L);
 	KUNIT_EXPECT_GT(test, atomic_long_read(&w->hits), 0L);
 	if (ipl != IPL_NONE)
 		KUNIT_EXPECT_GT(test, atomic_long_read(&w->soft_hits), 0L);
+	if (kprim_ipl_is_hard(ipl))
+		KUNIT_EXPECT_GT(test, atomic_long_read(&w->hard_hits), 0L);
 	KUNIT_EXPECT_GT(test, created, (unsigned long)FROTZ_KEYS);
 	psref_test_class_done(test, w->class, 0);
 }
