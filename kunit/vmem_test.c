@@ -22,6 +22,7 @@
 #include <linux/mman.h>
 #include <linux/slab.h>
 #include <linux/string.h>
+#include <linux/timer.h>
 #include <linux/uaccess.h>
 #include <linux/vmalloc.h>
 #include <kprim/vmem.h>
@@ -1475,6 +1476,59 @@ static void vmem_test_hardirq(struct kunit *test)
 	vmem_destroy(c->vm);
 }
 
+/* Softirq context for an IPL_SOFTNET arena (a timer callback). */
+struct soft_ctx {
+	struct timer_list timer;
+	vmem_t *vm;
+	int rc[2];
+	bool in_softirq;
+	struct completion done;
+};
+
+static void soft_fn(struct timer_list *t)
+{
+	struct soft_ctx *c = from_timer(c, t, timer);
+	vmem_addr_t p, q;
+
+	c->in_softirq = in_serving_softirq();
+	c->rc[0] = vmem_alloc(c->vm, 0x10, VM_NOSLEEP | VM_POPULATING, &p);
+	c->rc[1] = vmem_xalloc(c->vm, 0x200, 0x100, 0, 0, VMEM_ADDR_MIN,
+			       VMEM_ADDR_MAX, VM_NOSLEEP | VM_BESTFIT, &q);
+	if (!c->rc[0])
+		vmem_free(c->vm, p, 0x10);
+	if (!c->rc[1])
+		vmem_xfree(c->vm, q, 0x200);
+	complete(&c->done);
+}
+
+static void vmem_test_softirq(struct kunit *test)
+{
+	struct soft_ctx *c;
+	vmem_addr_t p;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->vm = vmem_create("t-soft", 0x1000, 0x10000, 0x10, NULL, NULL, NULL,
+			    0x20, VM_SLEEP, IPL_SOFTNET);
+	KUNIT_ASSERT_NOT_NULL(test, c->vm);
+	/* Process context uses it too (spin_lock_bh). */
+	KUNIT_ASSERT_EQ(test, vmem_alloc(c->vm, 0x100, VM_SLEEP, &p), 0);
+	init_completion(&c->done);
+	timer_setup(&c->timer, soft_fn, 0);
+	mod_timer(&c->timer, jiffies + 1);
+	KUNIT_ASSERT_NE(test, wait_for_completion_timeout(&c->done, 10 * HZ), 0);
+	del_timer_sync(&c->timer);
+	KUNIT_EXPECT_TRUE(test, c->in_softirq);
+	KUNIT_EXPECT_EQ(test, c->rc[0], 0);
+	KUNIT_EXPECT_EQ(test, c->rc[1], 0);
+	vmem_free(c->vm, p, 0x100);
+	VMEM_CHECK(test, c->vm);
+	vmem_qcache_reap(c->vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(c->vm, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(c->vm), 0);
+	vmem_destroy(c->vm);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Misuse: reported once, counted, refused, arena intact */
 
@@ -1886,6 +1940,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE_SLOW(vmem_test_stress_random),
 	KUNIT_CASE_SLOW(vmem_test_concurrent_qcache),
 	KUNIT_CASE(vmem_test_hardirq),
+	KUNIT_CASE(vmem_test_softirq),
 	KUNIT_CASE(vmem_test_bad_free_warns),
 	KUNIT_CASE(vmem_test_bad_args_warns),
 	KUNIT_CASE(vmem_test_destroy_busy_warns),
