@@ -9,6 +9,7 @@
 # Variables substituted by scripts/bench.sh at the #@KPRIM_CONF@ line:
 #   BENCH_ROWS    row names or prefixes, comma separated, or "all"
 #   BENCH_PARAMS  extra kprim_bench.ko parameters (runs=, run_ms=, ...)
+#   KPRIM_PARAMS  kprim.ko parameters (e.g. psref_debug=0)
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -24,7 +25,8 @@ msg() { echo "KPRIM $*" >$out; }
 finish() { msg done; sync; reboot -f; sleep 10; }
 
 msg boot "$(uname -r)" cpus=$(grep -c ^processor /proc/cpuinfo)
-if ! insmod /lib/kprim/kprim.ko; then
+# shellcheck disable=SC2086
+if ! insmod /lib/kprim/kprim.ko $KPRIM_PARAMS; then
 	msg fail insmod kprim.ko
 	finish
 fi
@@ -40,7 +42,7 @@ for r in $all; do
 		continue
 	fi
 	for p in $(echo "$BENCH_ROWS" | tr , ' '); do
-		case $r in "$p"*) sel="$sel $r"; break ;; esac
+		case $r in "${p%\*}"*) sel="$sel $r"; break ;; esac
 	done
 done
 [ -n "$sel" ] || msg fail no row matches "$BENCH_ROWS"

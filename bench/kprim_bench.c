@@ -52,7 +52,7 @@
 
 static char *rows = "all";
 module_param(rows, charp, 0444);
-MODULE_PARM_DESC(rows, "comma-separated row names or name prefixes, \"all\", or \"list\"");
+MODULE_PARM_DESC(rows, "comma-separated row names (or prefix*), \"all\", or \"list\"");
 
 static unsigned int runs = 5;
 module_param(runs, uint, 0444);
@@ -67,7 +67,7 @@ module_param(cb_count, ulong, 0444);
 MODULE_PARM_DESC(cb_count, "callbacks queued per run of the smr_call/call_rcu row");
 
 #define BENCH_MAX_RUNS		31
-#define BENCH_MAX_LOOPS		(1UL << 26)
+#define BENCH_MAX_LOOPS		BIT(26)
 #define BENCH_ALLCPU		0x1
 
 struct bench_row;
@@ -124,6 +124,7 @@ struct bench_worker {
 };
 
 static struct bench_worker *bench_workers;
+static atomic_long_t bench_errors;	/* operations that failed */
 static unsigned int bench_nworkers;
 static DECLARE_WAIT_QUEUE_HEAD(bench_wq);
 static struct bench_job bench_job;
@@ -167,6 +168,7 @@ static u64 bench_post(const struct bench_row *row, bench_op_t op,
 	atomic_set(&job->left, nthreads);
 	reinit_completion(&job->done);
 	for (i = 0; i < nthreads; i++)
+		/* Job fields before the pointer: pairs with the worker's xchg. */
 		smp_store_release(&bench_workers[i].job, job);
 	wake_up_all(&bench_wq);
 	wait_for_completion(&job->done);
@@ -286,14 +288,29 @@ static u64 op_rcu_sync_exp(const struct bench_row *row, unsigned long loops)
 	return ktime_get_ns() - t0;
 }
 
+/*
+ * Also a ktime breakdown: the spread of single calls and how many write
+ * sequence advances each barrier costs.
+ */
 static u64 op_smr_barrier(const struct bench_row *row, unsigned long loops)
 {
-	u64 t0 = ktime_get_ns();
-	unsigned long i;
+	long adv0 = atomic_long_read(&bench_smr->smr_advances);
+	u64 t0 = ktime_get_ns(), t, t1 = t0, lo = U64_MAX, hi = 0;
+	unsigned long i, slow = 0;
 
-	for (i = 0; i < loops; i++)
+	for (i = 0; i < loops; i++) {
 		smr_barrier(bench_smr);
-	return ktime_get_ns() - t0;
+		t = ktime_get_ns();
+		lo = min(lo, t - t1);
+		hi = max(hi, t - t1);
+		slow += t - t1 > NSEC_PER_MSEC;
+		t1 = t;
+	}
+	if (loops > 1)
+		pr_info("smr_barrier: %lu calls: min %llu ns, max %llu ns, %lu over 1 ms, %ld advances\n",
+			loops, lo, hi, slow,
+			atomic_long_read(&bench_smr->smr_advances) - adv0);
+	return t1 - t0;
 }
 
 static u64 op_rcu_barrier(const struct bench_row *row, unsigned long loops)
@@ -346,7 +363,7 @@ static void bench_cb_teardown(const struct bench_row *row)
 static u64 op_smr_call(const struct bench_row *row, unsigned long loops)
 {
 	unsigned long i;
-	u64 t0;
+	u64 t0, t1, t2;
 
 	loops = min(loops, cb_count);
 	reinit_completion(&bench_cb_done);
@@ -358,14 +375,19 @@ static u64 op_smr_call(const struct bench_row *row, unsigned long loops)
 		if (!(i & 1023))
 			cond_resched();
 	}
+	t1 = ktime_get_ns();
 	wait_for_completion(&bench_cb_done);
-	return ktime_get_ns() - t0;
+	t2 = ktime_get_ns();
+	if (loops > 1)
+		pr_info("smr_call: %lu callbacks: queueing %llu ns, then reclaim wait %llu ns\n",
+			loops, t1 - t0, t2 - t1);
+	return t2 - t0;
 }
 
 static u64 op_call_rcu(const struct bench_row *row, unsigned long loops)
 {
 	unsigned long i;
-	u64 t0;
+	u64 t0, t1, t2;
 
 	loops = min(loops, cb_count);
 	reinit_completion(&bench_cb_done);
@@ -376,7 +398,119 @@ static u64 op_call_rcu(const struct bench_row *row, unsigned long loops)
 		if (!(i & 1023))
 			cond_resched();
 	}
+	t1 = ktime_get_ns();
 	wait_for_completion(&bench_cb_done);
+	t2 = ktime_get_ns();
+	if (loops > 1)
+		pr_info("call_rcu: %lu callbacks: queueing %llu ns, then reclaim wait %llu ns\n",
+			loops, t1 - t0, t2 - t1);
+	return t2 - t0;
+}
+
+/* Latency of one callback from queueing to its run (expedited for SMR). */
+static u64 op_smr_call_one(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++) {
+		reinit_completion(&bench_cb_done);
+		atomic_long_set(&bench_cb_left, 1);
+		smr_call(bench_smr, &bench_cbs[0].smr, SMR_CALL_EXPEDITE,
+			 bench_smr_cb);
+		wait_for_completion(&bench_cb_done);
+	}
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_call_rcu_one(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++) {
+		reinit_completion(&bench_cb_done);
+		atomic_long_set(&bench_cb_left, 1);
+		call_rcu(&bench_cbs[0].rcu, bench_rcu_cb);
+		wait_for_completion(&bench_cb_done);
+	}
+	return ktime_get_ns() - t0;
+}
+
+/* Barrier with one callback queued on this CPU just before it. */
+static u64 op_smr_barrier_one(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++) {
+		atomic_long_set(&bench_cb_left, 2);
+		smr_call(bench_smr, &bench_cbs[0].smr, sizeof(bench_cbs[0]),
+			 bench_smr_cb);
+		smr_barrier(bench_smr);
+	}
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_rcu_barrier_one(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++) {
+		atomic_long_set(&bench_cb_left, 2);
+		call_rcu(&bench_cbs[0].rcu, bench_rcu_cb);
+		rcu_barrier();
+	}
+	return ktime_get_ns() - t0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference costs of the emulated machine (no Linux side)             */
+/* ------------------------------------------------------------------ */
+
+static u64 op_probe_call(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++)
+		kprim_version();
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_probe_mb(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++)
+		smp_mb();	/* The cost of a full barrier is what is measured. */
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_probe_preempt(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	for (i = 0; i < loops; i++) {
+		preempt_disable();
+		preempt_enable();
+	}
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_probe_entered(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+	bool in = false;
+
+	for (i = 0; i < loops; i++)
+		in |= smr_entered(bench_smr);
+	if (in)
+		atomic_long_inc(&bench_errors);
 	return ktime_get_ns() - t0;
 }
 
@@ -390,7 +524,6 @@ static struct percpu_ref bench_pcref;
 static struct percpu_ref bench_pcref_drain;
 static DECLARE_COMPLETION(bench_pcref_released);
 static refcount_t bench_refcnt ____cacheline_aligned = REFCOUNT_INIT(1);
-static atomic_long_t bench_errors;
 
 static void bench_pcref_release(struct percpu_ref *ref)
 {
@@ -488,7 +621,7 @@ enum {
 	BENCH_VM_XALLOC,	/* vmem_xalloc with alignment */
 };
 
-#define BENCH_VM_BASE		(1UL << 32)
+#define BENCH_VM_BASE		BIT(32)
 #define BENCH_VM_SIZE		(512UL << 20)
 #define BENCH_VM_QUANTUM	16
 #define BENCH_VM_QCACHE_MAX	(4 * BENCH_VM_QUANTUM)
@@ -837,8 +970,14 @@ static const struct bench_row bench_rows[] = {
 	{ "smr_call", "smr_call vs call_rcu, per callback (queue + reclaim)",
 	  op_smr_call, op_call_rcu, .setup = bench_cb_setup,
 	  .teardown = bench_cb_teardown, .loops = ~0UL },
+	{ "smr_call_latency", "smr_call (SMR_CALL_EXPEDITE) vs call_rcu, 1 callback to its run",
+	  op_smr_call_one, op_call_rcu_one, .setup = bench_cb_setup,
+	  .teardown = bench_cb_teardown, .run_ms = 200 },
 	{ "smr_barrier", "smr_barrier vs rcu_barrier (latency, idle)",
 	  op_smr_barrier, op_rcu_barrier, .run_ms = 200 },
+	{ "smr_barrier_busy", "smr_barrier vs rcu_barrier (latency, 1 callback queued)",
+	  op_smr_barrier_one, op_rcu_barrier_one, .setup = bench_cb_setup,
+	  .teardown = bench_cb_teardown, .run_ms = 200 },
 	{ "psref_pcpu_1cpu", "psref_acquire+release vs percpu_ref_tryget+put, 1 CPU",
 	  op_psref, op_percpu_ref },
 	{ "psref_pcpu_allcpu", "psref_acquire+release vs percpu_ref_tryget+put, all CPUs",
@@ -863,13 +1002,16 @@ static const struct bench_row bench_rows[] = {
 		 BENCH_VM_NOCACHE, 1000000, NULL, 0),
 	VMEM_ROW("vmem_xa_1k", "vmem_xalloc 64 B align 256 vs gen_pool first_fit_align, 1k live",
 		 BENCH_VM_XALLOC, 1000, op_gen_pool, 0),
-	VMEM_ROW("vmem_xa_100k", "vmem_xalloc 64 B align 256 vs gen_pool first_fit_align, 100k live",
+	VMEM_ROW("vmem_xa_100k",
+		 "vmem_xalloc 64 B align 256 vs gen_pool first_fit_align, 100k live",
 		 BENCH_VM_XALLOC, 100000, op_gen_pool, 0),
 	VMEM_ROW("vmem_xa_1m", "vmem_xalloc 64 B align 256, 1M live",
 		 BENCH_VM_XALLOC, 1000000, NULL, 0),
-	VMEM_ROW("vmem_qc_100k_allcpu", "vmem_alloc+free 32 B (qcache) vs gen_pool, 100k live, all CPUs",
+	VMEM_ROW("vmem_qc_100k_allcpu",
+		 "vmem_alloc+free 32 B (qcache) vs gen_pool, 100k live, all CPUs",
 		 BENCH_VM_QCACHE, 100000, op_gen_pool, BENCH_ALLCPU),
-	VMEM_ROW("vmem_nc_100k_allcpu", "vmem_alloc+free 128 B (no qcache) vs gen_pool, 100k live, all CPUs",
+	VMEM_ROW("vmem_nc_100k_allcpu",
+		 "vmem_alloc+free 128 B (no qcache) vs gen_pool, 100k live, all CPUs",
 		 BENCH_VM_NOCACHE, 100000, op_gen_pool, BENCH_ALLCPU),
 	{ "ltable_get_1cpu", "ltable_get_elem+put vs xa_load+refcount_inc_not_zero+dec, 1 CPU",
 	  op_lt_get, op_xa_get, .setup = bench_lt_setup, .teardown = bench_lt_teardown },
@@ -878,6 +1020,12 @@ static const struct bench_row bench_rows[] = {
 	  .flags = BENCH_ALLCPU },
 	{ "ltable_alloc", "ltable_alloc_elem+put vs xa_alloc+xa_erase, 1 CPU",
 	  op_lt_alloc, op_xa_alloc, .setup = bench_lt_setup, .teardown = bench_lt_teardown },
+	{ "probe_call", "reference: call of an exported function (kprim_version)",
+	  op_probe_call },
+	{ "probe_smp_mb", "reference: smp_mb()", op_probe_mb },
+	{ "probe_preempt", "reference: preempt_disable+preempt_enable", op_probe_preempt },
+	{ "probe_smr_entered", "reference: smr_entered (exported, reads the CPU's slot)",
+	  op_probe_entered },
 };
 
 /* ------------------------------------------------------------------ */
@@ -893,7 +1041,10 @@ static bool bench_selected(const char *name)
 		return true;
 	while (*p) {
 		len = strcspn(p, ",");
-		if (len && !strncmp(name, p, len))
+		/* "name" selects one row, "prefix*" a group. */
+		if (len && p[len - 1] == '*' && !strncmp(name, p, len - 1))
+			return true;
+		if (len && strlen(name) == len && !strncmp(name, p, len))
 			return true;
 		p += len;
 		if (*p == ',')
@@ -924,6 +1075,10 @@ static unsigned long bench_calibrate(const struct bench_row *row, bench_op_t op)
 			break;
 		loops *= ns ? 4 : 16;
 	}
+	/* A second, full-length pass: first calls after a setup can be slow. */
+	loops = clamp(div64_u64(target * 1000, max(ps, 1ULL)), 1ULL,
+		      (u64)BENCH_MAX_LOOPS);
+	ps = bench_post(row, op, loops, 1);
 	loops = div64_u64(target * 1000, max(ps, 1ULL));
 	return clamp(loops, 1UL, BENCH_MAX_LOOPS);
 }
@@ -1004,8 +1159,8 @@ static int bench_setup_common(void)
 	ret = percpu_ref_init(&bench_pcref, bench_pcref_release, 0, GFP_KERNEL);
 	if (ret)
 		goto err_psref;
-	ret = percpu_ref_init(&bench_pcref_drain, bench_pcref_drain_release, 0,
-			      GFP_KERNEL);
+	ret = percpu_ref_init(&bench_pcref_drain, bench_pcref_drain_release,
+			      PERCPU_REF_ALLOW_REINIT, GFP_KERNEL);
 	if (ret)
 		goto err_pcref;
 	return 0;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make bench [ROWS=name,prefix,...] [RUNS=n] [BENCH_PARAMS="run_ms=.. cb_count=.."]
+# make bench [ROWS=prefix,...] [RUNS=n] [BENCH_PARAMS="run_ms=.. cb_count=.."]
+#            [KPRIM_PARAMS="psref_debug=0 ..."]
 #
 # Build kprim.ko and bench/kprim_bench.ko against Debian's stock kernel
 # headers, boot the stock kernel in QEMU with -smp 2, run the benchmark rows
@@ -11,6 +12,11 @@
 #
 # with the median [min-max] of RUNS runs (default 5).  Raw results are kept
 # in build/bench/run/results.log.
+#
+# kprim itself is built from the committed tree (git HEAD, or the commit in
+# KPRIM_REV; KPRIM_REV=worktree for uncommitted sources), so work in progress
+# in a shared checkout neither breaks nor silently changes the numbers; the
+# benchmark module comes from the working tree's bench/.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -36,22 +42,29 @@ fi
 
 mkdir -p "$build"
 log=$build/build.log
-"$KPRIM_TOP/scripts/build-module.sh" "$hdr" "$build" >"$log" 2>&1 ||
+rev=${KPRIM_REV:-HEAD}
+if [ "$rev" = worktree ]; then
+	tree=$KPRIM_TOP
+	desc="working tree of $(git -C "$KPRIM_TOP" rev-parse --short HEAD 2>/dev/null || echo '?')"
+else
+	tree=$build/src
+	rm -rf "$tree"
+	mkdir -p "$tree"
+	git -C "$KPRIM_TOP" archive "$rev" Kbuild module include kunit scripts | tar -x -C "$tree"
+	desc="commit $(git -C "$KPRIM_TOP" rev-parse --short "$rev")"
+fi
+"$tree/scripts/build-module.sh" "$hdr" "$build" >"$log" 2>&1 ||
 	{ cat "$log"; die "kprim build failed"; }
-rsync -a --delete --exclude '*.o' --exclude '*.ko' --exclude '.*.cmd' \
-	--exclude '*.mod' --exclude '*.mod.c' --exclude 'modules.order' \
-	--exclude 'Module.symvers' \
-	--filter 'protect *.o' --filter 'protect *.ko' --filter 'protect .*.cmd' \
-	--filter 'protect *.mod' --filter 'protect *.mod.c' --filter 'protect modules.order' \
-	--filter 'protect Module.symvers' \
-	"$KPRIM_TOP/bench" "$build/"
+# Always from scratch: its symbol CRCs must match the kprim.ko just built.
+rm -rf "$build/bench"
+cp -r "$KPRIM_TOP/bench" "$build/bench"
 make -C "$hdr" M="$build/bench" KBUILD_EXTRA_SYMBOLS="$build/Module.symvers" \
 	W=1 modules >>"$log" 2>&1 || { cat "$log"; die "kprim_bench build failed"; }
-say "built kprim.ko and kprim_bench.ko for Debian $ver"
+say "built kprim.ko ($desc) and kprim_bench.ko for Debian $ver"
 
 run=$build/run
 mkdir -p "$run"
-sed "s|^#@KPRIM_CONF@\$|BENCH_ROWS='$rows' BENCH_PARAMS='$params'|" \
+sed "s|^#@KPRIM_CONF@\$|BENCH_ROWS='$rows' BENCH_PARAMS='$params' KPRIM_PARAMS='${KPRIM_PARAMS:-}'|" \
 	"$KPRIM_TOP/bench/guest-init.sh" >"$run/init"
 "$KPRIM_TOP/scripts/mkinitramfs.sh" "$run/initrd.gz" "$run/init" \
 	"$build/module/kprim.ko" "$build/bench/kprim_bench.ko"
@@ -62,14 +75,14 @@ res=$run/results.log
 echo
 echo "kprim benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC'), $(uname -n): Debian $ver in QEMU" \
 	"(${KPRIM_QEMU_ACCEL:-tcg}, -smp 2), host $(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //')"
-echo "median [min-max] of $runs runs, ns per operation"
+echo "kprim $desc; median [min-max] of $runs runs, ns per operation${KPRIM_PARAMS:+, kprim.ko $KPRIM_PARAMS}"
 echo
 tr -d '\r' <"$res" | sed -n 's/^KPRIM bench //p' | awk -F'|' '
 function ns(ps) { return ps < 0 ? "-" : sprintf(ps >= 10000000 ? "%.0f" : "%.1f", ps / 1000) }
 function cell(m, lo, hi) { return m < 0 ? "-" : ns(m) " [" ns(lo) "-" ns(hi) "]" }
 {
 	n++; op[n] = $2; k[n] = cell($3, $4, $5); l[n] = cell($6, $7, $8)
-	r[n] = ($6 > 0) ? sprintf("%.2f", $3 / $6) : "-"
+	r[n] = ($6 > 0) ? sprintf($3 / $6 >= 0.01 ? "%.2f" : "%.1e", $3 / $6) : "-"
 	w1 = length(op[n]) > w1 ? length(op[n]) : w1
 	w2 = length(k[n]) > w2 ? length(k[n]) : w2
 	w3 = length(l[n]) > w3 ? length(l[n]) : w3
