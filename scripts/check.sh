@@ -15,7 +15,7 @@
 #      kernel: load, debugfs root present, unload
 #
 # Environment: SUITE=vmem[,smr...] runs only those KUnit suites (and skips
-# step 5); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
+# lint, the sample and step 5); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
 # KPRIM_QEMU_ACCEL, KPRIM_QEMU_TIMEOUT, KPRIM_LOOPS, KPRIM_CACHE.
 #
 # Ends with exactly one line "N passed, N failed[, N skipped]" and exits
@@ -69,6 +69,11 @@ if ! flock -n 7; then
 	flock 7
 fi
 
+count_lines() { # count "  ok"/"  FAIL" lines of a sub-check's output
+	passed=$((passed + $(grep -c '^  ok  ' "$1" || true)))
+	failed=$((failed + $(grep -c '^  FAIL' "$1" || true)))
+}
+
 step "1/5 packages"
 "$KPRIM_TOP/scripts/install-deps.sh"
 echo "  all required Debian packages present"
@@ -100,10 +105,13 @@ else
 fi
 
 step "lint: checkpatch, kernel-doc, sparse"
-"$KPRIM_TOP/scripts/lint.sh" >"$build/lint.txt" 2>&1 || true
-cat "$build/lint.txt"
-passed=$((passed + $(grep -c '^  ok  ' "$build/lint.txt" || true)))
-failed=$((failed + $(grep -c '^  FAIL' "$build/lint.txt" || true)))
+if [ -n "${SUITE:-}" ]; then
+	echo "  skipped (SUITE=$SUITE; run make lint)"
+else
+	"$KPRIM_TOP/scripts/lint.sh" >"$build/lint.txt" 2>&1 || true
+	cat "$build/lint.txt"
+	count_lines "$build/lint.txt"
+fi
 
 step "4/5 KUnit in QEMU"
 tests=()
@@ -144,7 +152,16 @@ python3 "$KPRIM_TOP/scripts/ktap-report.py" --results "$run/results.log" \
 tally "$run/report.txt"
 echo "  console log: $run/console.log"
 
-step "5/5 distro kernel load check"
+step "4b/5 sample consumer driver on the test kernel"
+if [ -n "${SUITE:-}" ]; then
+	echo "  skipped (SUITE=$SUITE)"
+else
+	"$KPRIM_TOP/scripts/sample-check.sh" "$kdir" "$build/test" 2>&1 |
+		tee "$build/sample-test.txt" || true
+	count_lines "$build/sample-test.txt"
+fi
+
+step "5/5 distro kernel: load check, sample, DKMS"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE)"
 else
@@ -175,6 +192,12 @@ else
 		--console "$run/console.log" --out "$run" --label "Debian $ver" \
 		--kunit-py "$src/tools/testing/kunit/kunit.py" | tee "$run/report.txt"
 	tally "$run/report.txt"
+	# make demo boots the sample on this kernel; here it is built and checked.
+	"$KPRIM_TOP/scripts/sample-check.sh" --no-boot "$hdr" "$build/distro" 2>&1 |
+		tee "$build/sample-distro.txt" || true
+	count_lines "$build/sample-distro.txt"
+	"$KPRIM_TOP/scripts/dkms-check.sh" "$hdr" 2>&1 | tee "$build/dkms.txt" || true
+	count_lines "$build/dkms.txt"
 fi
 
 close

@@ -40,13 +40,16 @@ fi
 if [ "$KPRIM_MODE" = demo ]; then
 	{
 		echo
-		echo "################ kprim debugfs: /sys/kernel/debug/kprim ################"
-		for f in $(find /sys/kernel/debug/kprim -type f | sort); do
-			echo
-			echo "---- ${f#/sys/kernel/debug/} ----"
-			cat "$f"
-		done
-		[ -x /lib/kprim/demo.sh ] && /lib/kprim/demo.sh
+		if [ -f /lib/kprim/demo.sh ]; then
+			sh /lib/kprim/demo.sh
+		else
+			echo "################ kprim debugfs: /sys/kernel/debug/kprim ################"
+			for f in $(find /sys/kernel/debug/kprim -type f | sort); do
+				echo
+				echo "---- ${f#/sys/kernel/debug/} ----"
+				cat "$f"
+			done
+		fi
 		echo
 	} >$out 2>&1
 fi
