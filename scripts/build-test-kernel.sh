@@ -5,8 +5,8 @@
 # allnoconfig + kunit/kprim.config (or kunit/kprim-$KERNEL.config), into
 # $KPRIM_CACHE.  Prints the build directory on stdout.
 #
-# The build directory is keyed by a hash of the fragment, this script, the
-# source package version and the compiler; it holds a ".kprim-complete"
+# The build directory is keyed by a hash of the fragment, the source package
+# version, the compiler and KPRIM_KERNEL_RECIPE (scripts/lib.sh); it holds a ".kprim-complete"
 # stamp only when bzImage, modules and the config check all succeeded, so an
 # interrupted build is detected and redone.  A flock serialises builders.
 set -euo pipefail
@@ -59,9 +59,12 @@ while IFS= read -r line; do
 	CONFIG_*=*)
 		grep -qxF "$line" "$kdir/.config" || { echo "    missing: $line" >&2; missing=1; } ;;
 	"# CONFIG_"*" is not set")
-		if grep -q "^${line#\# }" "$kdir/.config"; then :; fi
-		opt=${line#\# }; opt=${opt%% *}
-		grep -q "^$opt=" "$kdir/.config" && { echo "    unexpectedly set: $opt" >&2; missing=1; } ;;
+		opt=${line#\# }
+		opt=${opt%% *}
+		if grep -q "^$opt=" "$kdir/.config"; then
+			echo "    unexpectedly set: $opt" >&2
+			missing=1
+		fi ;;
 	esac
 done <"$frag"
 [ $missing = 0 ] || die "config fragment did not apply cleanly (see $kdir/config.log)"
@@ -72,7 +75,7 @@ if ! run_with_progress "$kdir/build.log" "kernel build" "${mk[@]}" -j"$jobs" bzI
 	tail -n 30 "$kdir/build.log" >&2
 	die "kernel build failed"
 fi
-[ -s "$kdir/Module.symvers" ] || [ -e "$kdir/Module.symvers" ] || die "no Module.symvers"
+[ -e "$kdir/Module.symvers" ] || die "no Module.symvers"
 touch "$kdir/.kprim-complete"
 say "test kernel built in $(( $(date +%s) - start ))s: $kdir"
 echo "$kdir"

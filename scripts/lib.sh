@@ -24,14 +24,18 @@ kprim_fragment() {
 	fi
 }
 
+# Version of the recipe in scripts/build-test-kernel.sh: bump it when a
+# change there changes the kernel it produces (not for comments or output).
+KPRIM_KERNEL_RECIPE=1
+
 # Cache directory of the built test kernel: keyed by the fragment, the
-# source package version and the build script itself.
+# source package version, the compiler and the recipe version.
 kprim_kernel_dir() {
 	local frag key
 	frag=$(kprim_fragment)
 	[ -r "$frag" ] || die "no config fragment $frag"
-	key=$( { cat "$frag" "$KPRIM_TOP/scripts/build-test-kernel.sh"; kprim_src_version; gcc --version | head -n1; } |
-		sha256sum | cut -c1-12)
+	key=$( { sed '/^# CONFIG_.* is not set$/!{/^#/d}' "$frag"; kprim_src_version; gcc --version | head -n1;
+		echo "recipe $KPRIM_KERNEL_RECIPE"; } | sha256sum | cut -c1-12)
 	echo "$KPRIM_CACHE/kernel-${KERNEL:-debug}-$key"
 }
 
