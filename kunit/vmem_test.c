@@ -51,7 +51,7 @@ static const char *vmem_check_locked(vmem_t *vm)
 	vmem_size_t total = 0, inuse = 0, q = vm->vm_quantum;
 	unsigned long nfree = 0, nbusy = 0, nlisted = 0, nhashed = 0, i;
 	struct vmem_btag *bt, *span = NULL, *prev = NULL, *sp;
-	struct list_head *spanpos = &vm->vm_spanlist;
+	struct rb_node *spanpos = NULL;
 	vmem_addr_t expect = 0;
 
 	list_for_each_entry(bt, &vm->vm_seglist, seglist) {
@@ -66,10 +66,10 @@ static const char *vmem_check_locked(vmem_t *vm)
 				return "span not covered by its segments";
 			if (span && bt->start <= span->start + (span->size - 1))
 				return "spans overlap or out of order";
-			spanpos = spanpos->next;
-			sp = list_entry(spanpos, struct vmem_btag, spanlist);
-			if (spanpos == &vm->vm_spanlist || sp != bt)
-				return "span list differs from segment list";
+			spanpos = spanpos ? rb_next(spanpos) : rb_first(&vm->vm_spans);
+			sp = spanpos ? rb_entry(spanpos, struct vmem_btag, spannode) : NULL;
+			if (sp != bt)
+				return "span tree differs from segment list";
 			span = bt;
 			expect = bt->start;
 			total += bt->size;
@@ -99,8 +99,8 @@ static const char *vmem_check_locked(vmem_t *vm)
 	}
 	if (span && expect != span->start + span->size)
 		return "last span not covered";
-	if (spanpos->next != &vm->vm_spanlist)
-		return "span list has extra entries";
+	if (spanpos ? rb_next(spanpos) : rb_first(&vm->vm_spans))
+		return "span tree has extra entries";
 	if (span && span->type == VMEM_BT_SPAN && prev == span)
 		return "imported span without segments";
 

@@ -18,7 +18,9 @@
  * list (vm_seglist) in address order, each span tag immediately before its
  * segments, so the neighbours of a segment are found in O(1) and freeing
  * coalesces with free neighbours without ever crossing a span boundary.
- * Spans are also on their own address-ordered list (vm_spanlist).
+ * Spans are also in an rbtree keyed by address (vm_spans), so adding or
+ * importing a span, checking it for overlap and vmem_contains() cost
+ * O(log spans) even when a child arena imports many small spans.
  *
  * Freelists.  A free segment of n quanta sits on freelist floor(log2(n)),
  * so list k holds sizes [2^k, 2^(k+1)) quanta.  A bitmap (vm_freemap) says
@@ -95,6 +97,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/percpu.h>
+#include <linux/rbtree.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -479,16 +482,19 @@ static int vmem_add_locked(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 			   enum vmem_bt_type type)
 	__must_hold(&vm->vm_lock)
 {
+	struct rb_node **link = &vm->vm_spans.rb_node, *parent = NULL, *rbnext;
 	vmem_addr_t end = addr + size - 1;
-	struct vmem_btag *sp, *next = NULL, *span, *seg;
+	struct vmem_btag *sp, *span, *seg;
 
 	lockdep_assert_held(&vm->vm_lock);
-	list_for_each_entry(sp, &vm->vm_spanlist, spanlist) {
-		if (sp->start > end) {
-			next = sp;
-			break;
-		}
-		if (bt_end(sp) >= addr)
+	while (*link) {
+		parent = *link;
+		sp = rb_entry(parent, struct vmem_btag, spannode);
+		if (end < sp->start)
+			link = &parent->rb_left;
+		else if (addr > bt_end(sp))
+			link = &parent->rb_right;
+		else
 			return -EEXIST;
 	}
 
@@ -497,13 +503,15 @@ static int vmem_add_locked(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	span->type = type;
 	span->start = addr;
 	span->size = size;
-	if (next) {
-		list_add_tail(&span->spanlist, &next->spanlist);
-		list_add_tail(&span->seglist, &next->seglist);
-	} else {
-		list_add_tail(&span->spanlist, &vm->vm_spanlist);
+	rb_link_node(&span->spannode, parent, link);
+	rb_insert_color(&span->spannode, &vm->vm_spans);
+	/* In the segment list, just before the next span's tag. */
+	rbnext = rb_next(&span->spannode);
+	if (rbnext)
+		list_add_tail(&span->seglist,
+			      &rb_entry(rbnext, struct vmem_btag, spannode)->seglist);
+	else
 		list_add_tail(&span->seglist, &vm->vm_seglist);
-	}
 	seg->start = addr;
 	seg->size = size;
 	list_add(&seg->seglist, &span->seglist);
@@ -732,9 +740,13 @@ static bool vmem_could_fit(vmem_t *vm, const struct vmem_req *r)
 	struct vmem_btag *sp;
 	vmem_addr_t a;
 
-	list_for_each_entry(sp, &vm->vm_spanlist, spanlist)
+	struct rb_node *n;
+
+	for (n = rb_first(&vm->vm_spans); n; n = rb_next(n)) {
+		sp = rb_entry(n, struct vmem_btag, spannode);
 		if (vmem_req_fit(r, sp, &a))
 			return true;
+	}
 	return false;
 }
 
@@ -1056,7 +1068,7 @@ static void vmem_free_bt(vmem_t *vm, struct vmem_btag *bt,
 		vm->vm_nrelease++;
 		list_del(&bt->seglist);
 		list_del(&prev->seglist);
-		list_del(&prev->spanlist);
+		rb_erase(&prev->spannode, &vm->vm_spans);
 		vmem_bt_put(vm, bt);
 		vmem_bt_put(vm, prev);
 	} else {
@@ -1618,15 +1630,22 @@ bool vmem_contains(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 {
 	vmem_addr_t end = addr + (size ? size - 1 : 0);
 	struct vmem_btag *sp;
+	struct rb_node *n;
 	unsigned long irqflags;
 	bool ret = false;
 
 	if (end < addr)
 		return false;
 	irqflags = vmem_lock(vm);
-	list_for_each_entry(sp, &vm->vm_spanlist, spanlist) {
-		if (sp->start <= addr && end <= bt_end(sp)) {
-			ret = true;
+	n = vm->vm_spans.rb_node;
+	while (n) {
+		sp = rb_entry(n, struct vmem_btag, spannode);
+		if (addr < sp->start) {
+			n = n->rb_left;
+		} else if (addr > bt_end(sp)) {
+			n = n->rb_right;
+		} else {
+			ret = end <= bt_end(sp);
 			break;
 		}
 	}
@@ -1995,7 +2014,7 @@ vmem_t *vmem_init(vmem_t *storage, const char *name, vmem_addr_t base,
 	if (importfn == (vmem_import_t *)vmem_alloc && !(flags & VM_XIMPORT))
 		vm->vm_source = arg;
 	INIT_LIST_HEAD(&vm->vm_seglist);
-	INIT_LIST_HEAD(&vm->vm_spanlist);
+	vm->vm_spans = RB_ROOT;
 	for (i = 0; i < VMEM_MAXORDER; i++)
 		INIT_LIST_HEAD(&vm->vm_freelist[i]);
 	for (i = 0; i < VMEM_HASH_INITIAL; i++)

@@ -102,21 +102,15 @@ long vmem_misuse_count(vmem_t *vm);
  */
 #ifndef KPRIM_VMEM_INTERNAL
 #define __vmem_importfn(fn)						\
-	({								\
-		__auto_type __vmem_fn = (fn);				\
-		_Generic(__vmem_fn,					\
-			 typeof(&vmem_alloc) : (vmem_import_t *)__vmem_fn, \
-			 vmem_import_t * : __vmem_fn,			\
-			 void * : __vmem_fn);				\
-	})
+	_Generic((fn),							\
+		 typeof(&vmem_alloc) : (vmem_import_t *)(fn),		\
+		 vmem_import_t * : (fn),					\
+		 void * : (fn))
 #define __vmem_releasefn(fn)						\
-	({								\
-		__auto_type __vmem_fn = (fn);				\
-		_Generic(__vmem_fn,					\
-			 typeof(&vmem_free) : (vmem_release_t *)__vmem_fn, \
-			 vmem_release_t * : __vmem_fn,			\
-			 void * : __vmem_fn);				\
-	})
+	_Generic((fn),							\
+		 typeof(&vmem_free) : (vmem_release_t *)(fn),		\
+		 vmem_release_t * : (fn),				\
+		 void * : (fn))
 #define vmem_create(name, base, size, quantum, importfn, releasefn, arg, \
 		    qcache_max, flags, ipl)				\
 	vmem_create(name, base, size, quantum, __vmem_importfn(importfn), \

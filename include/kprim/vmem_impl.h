@@ -10,6 +10,7 @@
 
 #include <linux/atomic.h>
 #include <linux/list.h>
+#include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -38,7 +39,7 @@ struct vmem_btag {
 	union {
 		struct list_head freelist;	/* FREE: vm_freelist[order] */
 		struct hlist_node hashlink;	/* BUSY: vm_hashlist[] */
-		struct list_head spanlist;	/* SPAN*: vm_spanlist */
+		struct rb_node spannode;	/* SPAN*: vm_spans */
 	};
 	vmem_addr_t start;
 	vmem_size_t size;
@@ -93,7 +94,7 @@ struct vmem {
 
 	/* Segments, spans, freelists; protected by vm_lock. */
 	struct list_head vm_seglist;
-	struct list_head vm_spanlist;
+	struct rb_root vm_spans;	/* span tags by address */
 	struct list_head vm_freelist[VMEM_MAXORDER];
 	unsigned long vm_freemap;	/* bit n: vm_freelist[n] non-empty */
 	vmem_addr_t vm_rotor;		/* VM_NEXTFIT: next address to try */
