@@ -319,12 +319,13 @@ struct psref_holder {
 	atomic_t released;
 	u64 release_ns;
 	int ret;
+	bool copy_held;		/* the copy made while draining was held */
 };
 
 static int psref_holder_fn(void *arg)
 {
 	struct psref_holder *h = arg;
-	struct psref p;
+	struct psref p, q;
 
 	migrate_disable();
 	h->ret = psref_acquire(&p, h->target, h->class);
@@ -332,9 +333,17 @@ static int psref_holder_fn(void *arg)
 	if (!h->ret) {
 		msleep(200);
 		wait_for_completion(&h->may_release);
+		/*
+		 * The target is draining by now: a copy still works, and the
+		 * drain must wait for the copy too.
+		 */
+		psref_copy(&q, &p, h->class);
+		psref_release(&p, h->target, h->class);
+		h->copy_held = psref_held(h->target, h->class);
+		msleep(50);
 		h->release_ns = ktime_get_ns();
 		atomic_set(&h->released, 1);
-		psref_release(&p, h->target, h->class);
+		psref_release(&q, h->target, h->class);
 	}
 	migrate_enable();
 	while (!kthread_should_stop())
@@ -454,6 +463,8 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 	complete(&h->may_release);
 	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
 	KUNIT_EXPECT_EQ(test, atomic_read(&h->released), 1);
+	KUNIT_EXPECT_TRUE(test, h->copy_held);
+	/* Not before the copy (the last reference) was released. */
 	KUNIT_EXPECT_GE(test, d->done_ns, h->release_ns);
 	/* Woken by the release, well before the 1 s fallback timeout. */
 	KUNIT_EXPECT_LT(test, d->done_ns - h->release_ns, 500 * NSEC_PER_MSEC);
