@@ -32,7 +32,7 @@ const char *kprim_version(void)
 {
 	return KPRIM_VERSION;
 }
-KPRIM_EXPORT(kprim_version);
+EXPORT_SYMBOL_KPRIM(kprim_version);
 
 static int version_show(struct seq_file *m, void *v)
 {

@@ -11,8 +11,12 @@
 #include <linux/export.h>
 #include <linux/module.h>
 
+/*
+ * EXPORT_SYMBOL_KPRIM(sym) exports @sym GPL-only in namespace KPRIM.  (Its
+ * name starts with EXPORT_SYMBOL so checkpatch treats it as one.)
+ */
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 13, 0)
-#define KPRIM_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, "KPRIM")
+#define EXPORT_SYMBOL_KPRIM(sym)	EXPORT_SYMBOL_NS_GPL(sym, "KPRIM")
 /**
  * KPRIM_MODULE_IMPORT_NS() - import kprim's symbol namespace
  *
@@ -21,8 +25,11 @@
  */
 #define KPRIM_MODULE_IMPORT_NS()	MODULE_IMPORT_NS("KPRIM")
 #else
-#define KPRIM_EXPORT(sym)	EXPORT_SYMBOL_NS_GPL(sym, KPRIM)
+#define EXPORT_SYMBOL_KPRIM(sym)	EXPORT_SYMBOL_NS_GPL(sym, KPRIM)
 #define KPRIM_MODULE_IMPORT_NS()	MODULE_IMPORT_NS(KPRIM)
 #endif
+
+/* Transitional spelling, removed once every file uses EXPORT_SYMBOL_KPRIM. */
+#define KPRIM_EXPORT(sym)	EXPORT_SYMBOL_KPRIM(sym)
 
 #endif /* _KPRIM_COMPAT_H */

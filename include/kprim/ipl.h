@@ -31,6 +31,8 @@
 /**
  * kprim_ipl_valid() - is @ipl one of the IPL_* constants?
  * @ipl: value passed by a consumer
+ *
+ * Return: true if @ipl is between %IPL_NONE and %IPL_HIGH.
  */
 static inline bool kprim_ipl_valid(int ipl)
 {
@@ -40,6 +42,8 @@ static inline bool kprim_ipl_valid(int ipl)
 /**
  * kprim_ipl_is_soft() - does @ipl denote softirq users (spin_lock_bh)?
  * @ipl: a valid IPL
+ *
+ * Return: true for %IPL_SOFTCLOCK to %IPL_SOFTSERIAL.
  */
 static inline bool kprim_ipl_is_soft(int ipl)
 {
@@ -49,6 +53,8 @@ static inline bool kprim_ipl_is_soft(int ipl)
 /**
  * kprim_ipl_is_hard() - does @ipl denote hard-IRQ users (spin_lock_irqsave)?
  * @ipl: a valid IPL
+ *
+ * Return: true for %IPL_VM and above.
  */
 static inline bool kprim_ipl_is_hard(int ipl)
 {
