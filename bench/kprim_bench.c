@@ -42,6 +42,7 @@
 #include <linux/timekeeping.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <linux/xarray.h>
 
 #include <kprim/kprim.h>
@@ -296,19 +297,27 @@ static u64 op_smr_barrier(const struct bench_row *row, unsigned long loops)
 {
 	long adv0 = atomic_long_read(&bench_smr->smr_advances);
 	u64 t0 = ktime_get_ns(), t, t1 = t0, lo = U64_MAX, hi = 0;
-	unsigned long i, slow = 0;
+	unsigned long i, hist[4] = { 0 };
 
 	for (i = 0; i < loops; i++) {
 		smr_barrier(bench_smr);
 		t = ktime_get_ns();
 		lo = min(lo, t - t1);
 		hi = max(hi, t - t1);
-		slow += t - t1 > NSEC_PER_MSEC;
+		/* < 1 ms, < 1 jiffy, < 2 jiffies, more */
+		if (t - t1 < NSEC_PER_MSEC)
+			hist[0]++;
+		else if (t - t1 < TICK_NSEC)
+			hist[1]++;
+		else if (t - t1 < 2 * TICK_NSEC)
+			hist[2]++;
+		else
+			hist[3]++;
 		t1 = t;
 	}
 	if (loops > 1)
-		pr_info("smr_barrier: %lu calls: min %llu ns, max %llu ns, %lu over 1 ms, %ld advances\n",
-			loops, lo, hi, slow,
+		pr_info("smr_barrier: %lu calls: min %llu ns, max %llu ns, <1ms %lu, <1 jiffy %lu, <2 jiffies %lu, more %lu, %ld advances\n",
+			loops, lo, hi, hist[0], hist[1], hist[2], hist[3],
 			atomic_long_read(&bench_smr->smr_advances) - adv0);
 	return t1 - t0;
 }
@@ -501,6 +510,38 @@ static u64 op_probe_preempt(const struct bench_row *row, unsigned long loops)
 	return ktime_get_ns() - t0;
 }
 
+static void bench_work_fn(struct work_struct *work)
+{
+}
+
+static DECLARE_WORK(bench_work, bench_work_fn);
+
+/* Wake a kworker on the other CPU (or this one) and wait for it. */
+static u64 bench_work_roundtrip(unsigned long loops, bool other)
+{
+	unsigned int cpu = bench_workers[0].cpu;
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+
+	if (other && bench_nworkers > 1)
+		cpu = bench_workers[1].cpu;
+	for (i = 0; i < loops; i++) {
+		queue_work_on(cpu, system_highpri_wq, &bench_work);
+		flush_work(&bench_work);
+	}
+	return ktime_get_ns() - t0;
+}
+
+static u64 op_probe_work_self(const struct bench_row *row, unsigned long loops)
+{
+	return bench_work_roundtrip(loops, false);
+}
+
+static u64 op_probe_work_other(const struct bench_row *row, unsigned long loops)
+{
+	return bench_work_roundtrip(loops, true);
+}
+
 static u64 op_probe_entered(const struct bench_row *row, unsigned long loops)
 {
 	u64 t0 = ktime_get_ns();
@@ -574,6 +615,20 @@ static u64 op_refcount(const struct bench_row *row, unsigned long loops)
 		else
 			atomic_long_inc(&bench_errors);
 	}
+	return ktime_get_ns() - t0;
+}
+
+/* Breakdown: psref_held() runs the same entry checks and list protection. */
+static u64 op_psref_held(const struct bench_row *row, unsigned long loops)
+{
+	u64 t0 = ktime_get_ns();
+	unsigned long i;
+	bool held = false;
+
+	for (i = 0; i < loops; i++)
+		held |= psref_held(&bench_target, bench_psref_class);
+	if (held)
+		atomic_long_inc(&bench_errors);
 	return ktime_get_ns() - t0;
 }
 
@@ -1024,6 +1079,12 @@ static const struct bench_row bench_rows[] = {
 	  op_probe_call },
 	{ "probe_smp_mb", "reference: smp_mb()", op_probe_mb },
 	{ "probe_preempt", "reference: preempt_disable+preempt_enable", op_probe_preempt },
+	{ "probe_work_self", "reference: queue_work_on(this CPU)+flush_work",
+	  op_probe_work_self, .run_ms = 200 },
+	{ "probe_work_other", "reference: queue_work_on(other CPU)+flush_work",
+	  op_probe_work_other, .run_ms = 200 },
+	{ "probe_psref_held", "reference: psref_held (entry checks, list protection, empty walk)",
+	  op_psref_held },
 	{ "probe_smr_entered", "reference: smr_entered (exported, reads the CPU's slot)",
 	  op_probe_entered },
 };
