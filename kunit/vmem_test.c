@@ -717,6 +717,16 @@ static void vmem_test_source_release(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, leaf->vm_nrelease, 4);
 	KUNIT_EXPECT_EQ(test, mid->vm_nrelease, 4);
+	/* vmem_xfreeall releases imported spans up the chain too. */
+	for (i = 0; i < 4; i++)
+		KUNIT_ASSERT_EQ(test, vmem_alloc(leaf, 0x1800, VM_SLEEP, &p[i]), 0);
+	KUNIT_EXPECT_NE(test, vmem_size(top, VMEM_ALLOC), 0);
+	vmem_xfreeall(leaf);
+	VMEM_CHECK(test, leaf);
+	VMEM_CHECK(test, mid);
+	KUNIT_EXPECT_EQ(test, vmem_size(leaf, VMEM_ALLOC | VMEM_FREE), 0);
+	KUNIT_EXPECT_EQ(test, vmem_size(mid, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_size(top, VMEM_ALLOC), 0);
 	KUNIT_EXPECT_EQ(test, vmem_misuse_count(leaf), 0);
 	vmem_destroy(leaf);
 	vmem_destroy(mid);
@@ -1658,6 +1668,34 @@ static void vmem_test_destroy_busy_warns(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vmem_misuse_count(NULL), g + 1);
 }
 
+/* An import function that returns a misaligned span is refused. */
+static int bad_importfn(void *arg, vmem_size_t size, vm_flag_t flags,
+			vmem_addr_t *addrp)
+{
+	*addrp = 0x10008;	/* not a multiple of the 0x10 quantum */
+	return 0;
+}
+
+static void vmem_test_bad_import_warns(struct kunit *test)
+{
+	struct import_ctx c = { .next = 0 };
+	vmem_addr_t p;
+	vmem_t *vm;
+	long m;
+
+	vm = vmem_create("t-badimport", 0, 0, 0x10, bad_importfn,
+			 test_releasefn, &c, 0, VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, vm);
+	m = vmem_misuse_count(vm);
+	KUNIT_EXPECT_EQ(test, vmem_alloc(vm, 0x100, VM_NOSLEEP, &p), ENOMEM);
+	/* Reported (once per import attempt), handed back, arena empty. */
+	KUNIT_EXPECT_GT(test, vmem_misuse_count(vm), m);
+	KUNIT_EXPECT_EQ(test, c.nrelease, vmem_misuse_count(vm) - m);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC | VMEM_FREE), 0);
+	VMEM_CHECK(test, vm);
+	vmem_destroy(vm);
+}
+
 /* IPL_NONE arenas refuse hard-IRQ callers. */
 static void irq_bad_fn(struct irq_work *w)
 {
@@ -1944,6 +1982,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_bad_free_warns),
 	KUNIT_CASE(vmem_test_bad_args_warns),
 	KUNIT_CASE(vmem_test_destroy_busy_warns),
+	KUNIT_CASE(vmem_test_bad_import_warns),
 	KUNIT_CASE(vmem_test_bad_context_warns),
 	KUNIT_CASE(vmem_test_debugfs),
 	{}
