@@ -220,6 +220,13 @@ static void vmem_test_basic(struct kunit *test)
 	/* Too big for the arena, no import: fails even with VM_SLEEP. */
 	KUNIT_EXPECT_EQ(test, vmem_alloc(vm, 0x20000, VM_SLEEP, &a), ENOMEM);
 	KUNIT_EXPECT_EQ(test, vmem_misuse_count(vm), 0);
+	/* NetBSD allows a NULL addrp (the range is then only freed by xfreeall). */
+	KUNIT_EXPECT_EQ(test, vmem_alloc(vm, 0x10, VM_SLEEP, NULL), 0);
+	KUNIT_EXPECT_EQ(test, vmem_xalloc(vm, 0x10, 0, 0, 0, VMEM_ADDR_MIN,
+					  VMEM_ADDR_MAX, VM_SLEEP, NULL), 0);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), 0x20);
+	vmem_xfreeall(vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), 0);
 	vmem_destroy(vm);
 }
 

@@ -922,6 +922,7 @@ static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 			 vm_flag_t flags, vmem_addr_t *addrp)
 {
 	vmem_size_t qmask = vm->vm_quantum - 1;
+	vmem_addr_t discard;
 	struct vmem_req r = {
 		.size = vmem_roundup_size(vm, size),
 		.align = align ? align : vm->vm_quantum,
@@ -934,6 +935,8 @@ static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 
 	if (!vmem_alloc_flags_ok(vm, flags, "vmem_xalloc"))
 		return -EINVAL;
+	if (!addrp)	/* NetBSD allows it; the range is then leaked */
+		addrp = &discard;
 	if (!size || !r.size || (r.align & qmask) || !is_power_of_2(r.align) ||
 	    (phase & qmask) || phase >= r.align || (nocross & qmask) ||
 	    (nocross && (!is_power_of_2(nocross) || nocross < r.size)) ||
@@ -1420,6 +1423,7 @@ KPRIM_EXPORT(vmem_qcache_reap);
 int vmem_alloc(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
 	       vmem_addr_t *addrp)
 {
+	vmem_addr_t discard;
 	struct vmem_req r = {
 		.size = vmem_roundup_size(vm, size),
 		.align = vm->vm_quantum,
@@ -1430,6 +1434,8 @@ int vmem_alloc(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
 
 	if (!vmem_alloc_flags_ok(vm, flags, "vmem_alloc"))
 		return vmem_errno(-EINVAL);
+	if (!addrp)	/* NetBSD allows it; the range is then leaked */
+		addrp = &discard;
 	if (!size || !r.size) {
 		VMEM_MISUSE(vm, "%s: bad size %#zx", __func__, (size_t)size);
 		return vmem_errno(-EINVAL);
