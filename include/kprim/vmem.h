@@ -98,7 +98,10 @@ long vmem_misuse_count(vmem_t *vm);
  * import and release functions of a child arena, with the parent as @arg.
  * These wrappers let that code compile unchanged; vmem recognises the
  * functions and calls them directly, so no call goes through a mismatched
- * function pointer.  Any other function type is a compile error.
+ * function pointer.  A consumer's own function taking a vmem_t * is
+ * accepted too, but is then called through vmem_import_t (void *), which
+ * kCFI kernels reject: declare such functions with void * instead.  Other
+ * function types are a compile error.
  */
 #ifndef KPRIM_VMEM_INTERNAL
 #define __vmem_importfn(fn)						\
