@@ -418,7 +418,7 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 		     __func__, class->name, target, psref_state_name(state));
 	return -EINVAL;
 }
-KPRIM_EXPORT(psref_acquire);
+EXPORT_SYMBOL_KPRIM(psref_acquire);
 
 struct psref_remote {
 	struct psref_class *class;
@@ -536,7 +536,7 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 	/* Not the target's state: it may already be freed. */
 	psref_wake_drainers(class);
 }
-KPRIM_EXPORT(psref_release);
+EXPORT_SYMBOL_KPRIM(psref_release);
 
 /**
  * psref_copy() - duplicate a passive reference
@@ -585,7 +585,7 @@ void psref_copy(struct psref *pto, const struct psref *pfrom,
 	psref_link(pcpu, pto);
 	psref_unprotect(pcpu, &g);
 }
-KPRIM_EXPORT(psref_copy);
+EXPORT_SYMBOL_KPRIM(psref_copy);
 
 /*
  * Does the current task hold a reference to @target on this CPU?  The
@@ -626,7 +626,7 @@ bool psref_held(const struct psref_target *target, struct psref_class *class)
 		return false;
 	return psref_held_here(target, class);
 }
-KPRIM_EXPORT(psref_held);
+EXPORT_SYMBOL_KPRIM(psref_held);
 
 /* IPI on every CPU: does this CPU's list still name the target? */
 static void psref_drain_check(void *arg)
@@ -745,7 +745,7 @@ void psref_target_init(struct psref_target *target, struct psref_class *class)
 	WRITE_ONCE(target->prt_state, PSREF_TARGET_LIVE);
 	atomic_long_inc(&class->ntargets);
 }
-KPRIM_EXPORT(psref_target_init);
+EXPORT_SYMBOL_KPRIM(psref_target_init);
 
 /**
  * psref_target_drain() - refuse new references and wait for the old ones
@@ -778,7 +778,7 @@ void psref_target_drain(struct psref_target *target, struct psref_class *class)
 	}
 	psref_drain_wait(target, class);
 }
-KPRIM_EXPORT(psref_target_drain);
+EXPORT_SYMBOL_KPRIM(psref_target_drain);
 
 /**
  * psref_target_destroy() - finish with a target
@@ -830,7 +830,7 @@ void psref_target_destroy(struct psref_target *target, struct psref_class *class
 	WRITE_ONCE(target->prt_state, PSREF_TARGET_DESTROYED);
 	atomic_long_dec(&class->ntargets);
 }
-KPRIM_EXPORT(psref_target_destroy);
+EXPORT_SYMBOL_KPRIM(psref_target_destroy);
 
 /*
  * /sys/kernel/debug/kprim/psref/<class>.  Created "unsafe" (no debugfs
@@ -926,7 +926,7 @@ struct psref_class *psref_class_create(const char *name, int ipl)
 							   &psref_class_fops);
 	return class;
 }
-KPRIM_EXPORT(psref_class_create);
+EXPORT_SYMBOL_KPRIM(psref_class_create);
 
 /**
  * psref_class_destroy() - free a class
@@ -967,7 +967,7 @@ void psref_class_destroy(struct psref_class *class)
 	free_percpu(class->pcpu);
 	kfree(class);
 }
-KPRIM_EXPORT(psref_class_destroy);
+EXPORT_SYMBOL_KPRIM(psref_class_destroy);
 
 /**
  * psref_misuse_count() - number of misuse reports
@@ -983,7 +983,7 @@ unsigned long psref_misuse_count(const struct psref_class *class)
 {
 	return atomic_long_read(class ? &class->misuse : &psref_global_misuse);
 }
-KPRIM_EXPORT(psref_misuse_count);
+EXPORT_SYMBOL_KPRIM(psref_misuse_count);
 
 static int psref_misuse_show(struct seq_file *m, void *v)
 {
