@@ -10,6 +10,8 @@
 #   BENCH_ROWS    row names or prefixes, comma separated, or "all"
 #   BENCH_PARAMS  extra kprim_bench.ko parameters (runs=, run_ms=, ...)
 #   KPRIM_PARAMS  kprim.ko parameters (e.g. psref_debug=0)
+#   BENCH_TRACE   non-empty: trace workqueue activity of kprim_smr and
+#                 delayed-work timers during the rows, dumped as "TRACE" lines
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -22,9 +24,9 @@ mount -t debugfs debugfs /sys/kernel/debug
 out=/dev/ttyS1
 stty -F $out raw -echo 2>/dev/null
 msg() { echo "KPRIM $*" >$out; }
-finish() { msg done; sync; reboot -f; sleep 10; }
+finish() { msg "done"; sync; reboot -f; sleep 10; }
 
-msg boot "$(uname -r)" cpus=$(grep -c ^processor /proc/cpuinfo)
+msg boot "$(uname -r)" "cpus=$(grep -c ^processor /proc/cpuinfo)"
 # shellcheck disable=SC2086
 if ! insmod /lib/kprim/kprim.ko $KPRIM_PARAMS; then
 	msg fail insmod kprim.ko
@@ -47,6 +49,19 @@ for r in $all; do
 done
 [ -n "$sel" ] || msg fail no row matches "$BENCH_ROWS"
 
+if [ -n "$BENCH_TRACE" ]; then
+	t=/sys/kernel/tracing
+	mount -t tracefs tracefs $t 2>/dev/null
+	echo 16384 >$t/buffer_size_kb
+	echo 'workqueue == "kprim_smr"' >$t/events/workqueue/workqueue_queue_work/filter
+	echo 1 >$t/events/workqueue/workqueue_queue_work/enable
+	echo 1 >$t/events/workqueue/workqueue_execute_start/enable
+	fn=$(grep ' delayed_work_timer_fn$' /proc/kallsyms | cut -d' ' -f1)
+	echo "function == 0x$fn" >$t/events/timer/timer_start/filter
+	echo 1 >$t/events/timer/timer_start/enable
+	echo 1 >$t/tracing_on
+fi
+
 for r in $sel; do
 	start=$(cut -d' ' -f1 /proc/uptime)
 	# shellcheck disable=SC2086
@@ -55,6 +70,7 @@ for r in $sel; do
 		dmesg -c >$out
 		continue
 	fi
+	[ -n "$BENCH_TRACE" ] && echo "end of row $r" >$t/trace_marker
 	rmmod kprim_bench || msg fail rmmod kprim_bench
 	log=$(dmesg -c)
 	echo "$log" | sed -n 's/.*\(KPRIM_BENCH .*\)/KPRIM bench \1/p' | sed 's/KPRIM_BENCH //' >$out
@@ -63,6 +79,11 @@ for r in $sel; do
 	echo "$log" | grep -E 'WARNING|BUG|Oops|kprim' | grep -v KPRIM_BENCH | sed 's/^/KPRIM log /' >$out
 	msg row-time "$r" "$start" "$(cut -d' ' -f1 /proc/uptime)"
 done
+
+if [ -n "$BENCH_TRACE" ]; then
+	echo 0 >$t/tracing_on
+	sed 's/^/TRACE /' $t/trace >$out
+fi
 
 rmmod kprim || msg fail rmmod kprim
 finish

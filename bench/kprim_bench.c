@@ -517,7 +517,8 @@ static void bench_work_fn(struct work_struct *work)
 static DECLARE_WORK(bench_work, bench_work_fn);
 
 /* Wake a kworker on the other CPU (or this one) and wait for it. */
-static u64 bench_work_roundtrip(unsigned long loops, bool other)
+static u64 bench_work_roundtrip(unsigned long loops, bool other,
+				struct workqueue_struct *wq)
 {
 	unsigned int cpu = bench_workers[0].cpu;
 	u64 t0 = ktime_get_ns();
@@ -526,7 +527,7 @@ static u64 bench_work_roundtrip(unsigned long loops, bool other)
 	if (other && bench_nworkers > 1)
 		cpu = bench_workers[1].cpu;
 	for (i = 0; i < loops; i++) {
-		queue_work_on(cpu, system_highpri_wq, &bench_work);
+		queue_work_on(cpu, wq, &bench_work);
 		flush_work(&bench_work);
 	}
 	return ktime_get_ns() - t0;
@@ -534,12 +535,22 @@ static u64 bench_work_roundtrip(unsigned long loops, bool other)
 
 static u64 op_probe_work_self(const struct bench_row *row, unsigned long loops)
 {
-	return bench_work_roundtrip(loops, false);
+	return bench_work_roundtrip(loops, false, system_highpri_wq);
 }
 
 static u64 op_probe_work_other(const struct bench_row *row, unsigned long loops)
 {
-	return bench_work_roundtrip(loops, true);
+	return bench_work_roundtrip(loops, true, system_highpri_wq);
+}
+
+static u64 op_probe_work_self_normal(const struct bench_row *row, unsigned long loops)
+{
+	return bench_work_roundtrip(loops, false, system_wq);
+}
+
+static u64 op_probe_work_other_normal(const struct bench_row *row, unsigned long loops)
+{
+	return bench_work_roundtrip(loops, true, system_wq);
 }
 
 static u64 op_probe_entered(const struct bench_row *row, unsigned long loops)
@@ -1079,10 +1090,14 @@ static const struct bench_row bench_rows[] = {
 	  op_probe_call },
 	{ "probe_smp_mb", "reference: smp_mb()", op_probe_mb },
 	{ "probe_preempt", "reference: preempt_disable+preempt_enable", op_probe_preempt },
-	{ "probe_work_self", "reference: queue_work_on(this CPU)+flush_work",
+	{ "probe_work_self", "reference: queue_work_on(this CPU)+flush_work, highpri wq",
 	  op_probe_work_self, .run_ms = 200 },
-	{ "probe_work_other", "reference: queue_work_on(other CPU)+flush_work",
+	{ "probe_work_other", "reference: queue_work_on(other CPU)+flush_work, highpri wq",
 	  op_probe_work_other, .run_ms = 200 },
+	{ "probe_work_self_normal", "reference: queue_work_on(this CPU)+flush_work, system_wq",
+	  op_probe_work_self_normal, .run_ms = 200 },
+	{ "probe_work_other_normal", "reference: queue_work_on(other CPU)+flush_work, system_wq",
+	  op_probe_work_other_normal, .run_ms = 200 },
 	{ "probe_psref_held", "reference: psref_held (entry checks, list protection, empty walk)",
 	  op_psref_held },
 	{ "probe_smr_entered", "reference: smr_entered (exported, reads the CPU's slot)",

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make bench [ROWS=prefix,...] [RUNS=n] [BENCH_PARAMS="run_ms=.. cb_count=.."]
-#            [KPRIM_PARAMS="psref_debug=0 ..."]
+#            [KPRIM_PARAMS="psref_debug=0 ..."] [BENCH_TRACE=1]
 #
 # Build kprim.ko and bench/kprim_bench.ko against Debian's stock kernel
 # headers, boot the stock kernel in QEMU with -smp 2, run the benchmark rows
@@ -30,7 +30,9 @@ t0=$(date +%s)
 vmlinuz=$(ls /boot/vmlinuz-*-amd64 2>/dev/null | sort -V | tail -n1)
 ver=${vmlinuz#/boot/vmlinuz-}
 hdr=/usr/src/linux-headers-$ver
-[ -n "$vmlinuz" ] && [ -e "$hdr/Makefile" ] || die "stock kernel or its headers missing"
+if [ -z "$vmlinuz" ] || [ ! -e "$hdr/Makefile" ]; then
+	die "stock kernel or its headers missing"
+fi
 # gen_init_cpio comes from the kernel source package.
 src=$(kprim_src_dir)
 if [ ! -e "$src/.kprim-extracted" ]; then
@@ -64,7 +66,7 @@ say "built kprim.ko ($desc) and kprim_bench.ko for Debian $ver"
 
 run=$build/run
 mkdir -p "$run"
-sed "s|^#@KPRIM_CONF@\$|BENCH_ROWS='$rows' BENCH_PARAMS='$params' KPRIM_PARAMS='${KPRIM_PARAMS:-}'|" \
+sed "s|^#@KPRIM_CONF@\$|BENCH_ROWS='$rows' BENCH_PARAMS='$params' KPRIM_PARAMS='${KPRIM_PARAMS:-}' BENCH_TRACE='${BENCH_TRACE:-}'|" \
 	"$KPRIM_TOP/bench/guest-init.sh" >"$run/init"
 "$KPRIM_TOP/scripts/mkinitramfs.sh" "$run/initrd.gz" "$run/init" \
 	"$build/module/kprim.ko" "$build/bench/kprim_bench.ko"
