@@ -472,7 +472,7 @@ fail:
 	table->table = NULL;
 	return err;
 }
-KPRIM_EXPORT(ltable_init);
+EXPORT_SYMBOL_KPRIM(ltable_init);
 
 /**
  * ltable_destroy() - free a link table's memory
@@ -513,7 +513,7 @@ void ltable_destroy(struct link_table *table)
 	table->stats = NULL;
 	mutex_destroy(&table->lock);
 }
-KPRIM_EXPORT(ltable_destroy);
+EXPORT_SYMBOL_KPRIM(ltable_destroy);
 
 /**
  * ltable_grow() - add a slab of elements unless enough are free
@@ -538,7 +538,7 @@ int ltable_grow(struct link_table *table, u32 min_free)
 	might_sleep();
 	return lt_grow(table, min_free);
 }
-KPRIM_EXPORT(ltable_grow);
+EXPORT_SYMBOL_KPRIM(ltable_grow);
 
 /**
  * ltable_nelem() - current number of elements (free and used) in a table
@@ -552,7 +552,7 @@ u32 ltable_nelem(struct link_table *table)
 	/* acquire: pairs with lt_add_slab(); indices below are backed */
 	return smp_load_acquire(&table->nelem);
 }
-KPRIM_EXPORT(ltable_nelem);
+EXPORT_SYMBOL_KPRIM(ltable_nelem);
 
 /* Give popped elements a new generation, one reference and @type. */
 static void lt_init_allocated(struct link_table *t, struct lt_elem *first,
@@ -650,7 +650,7 @@ struct lt_elem *ltable_alloc_elem(struct link_table *table, int type,
 	this_cpu_inc(table->stats->nfails);
 	return NULL;
 }
-KPRIM_EXPORT(ltable_alloc_elem);
+EXPORT_SYMBOL_KPRIM(ltable_alloc_elem);
 
 static void lt_set_type(struct lt_elem *elem, int type)
 {
@@ -705,7 +705,7 @@ void ltable_realloc_elem(struct link_table *table, struct lt_elem *elem, int typ
 	WRITE_ONCE(elem->lt_next_idx, LT_IDX_MAX);
 	lt_set_type(elem, type);
 }
-KPRIM_EXPORT(ltable_realloc_elem);
+EXPORT_SYMBOL_KPRIM(ltable_realloc_elem);
 
 /* @elem has no reference and no valid bit: give it back. */
 static void lt_free_elem(struct link_table *t, struct lt_elem *elem)
@@ -763,7 +763,7 @@ struct lt_elem *ltable_get_elem(struct link_table *table, u64 id)
 	}
 	return elem;
 }
-KPRIM_EXPORT(ltable_get_elem);
+EXPORT_SYMBOL_KPRIM(ltable_get_elem);
 
 /**
  * ltable_put_elem() - drop a reference on an element
@@ -796,7 +796,7 @@ void ltable_put_elem(struct link_table *table, struct lt_elem *elem)
 	if (!lt_bits_valid(new_bits) && !lt_bits_refcnt(new_bits))
 		lt_free_elem(table, elem);
 }
-KPRIM_EXPORT(ltable_put_elem);
+EXPORT_SYMBOL_KPRIM(ltable_put_elem);
 
 /**
  * lt_elem_invalidate() - clear an element's valid bit
@@ -833,7 +833,7 @@ void lt_elem_invalidate(struct lt_elem *elem)
 			     "%s: element %#llx invalidated without a reference; it leaks",
 			     __func__, READ_ONCE(elem->lt_id.id));
 }
-KPRIM_EXPORT(lt_elem_invalidate);
+EXPORT_SYMBOL_KPRIM(lt_elem_invalidate);
 
 /**
  * lt_elem_mkvalid() - set an element's valid bit
@@ -858,7 +858,7 @@ void lt_elem_mkvalid(struct lt_elem *elem)
 			return;
 	} while (!try_cmpxchg(&elem->lt_bits, &bits, bits | LT_BITS_VALID));
 }
-KPRIM_EXPORT(lt_elem_mkvalid);
+EXPORT_SYMBOL_KPRIM(lt_elem_mkvalid);
 
 /* Is @elem allocated and invalid, as every member of a list must be? */
 static bool lt_list_member_ok(struct link_table *t, struct lt_elem *elem)
@@ -914,7 +914,7 @@ int lt_elem_list_link(struct link_table *table, struct lt_elem *parent,
 		WRITE_ONCE(parent->lt_next_idx, lt_id_idx(READ_ONCE(child->lt_id.id)));
 	return n;
 }
-KPRIM_EXPORT(lt_elem_list_link);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_link);
 
 /**
  * lt_elem_list_first() - resolve the id of a reserved list's head
@@ -950,7 +950,7 @@ struct lt_elem *lt_elem_list_first(struct link_table *table, u64 id)
 		return NULL;
 	return elem;
 }
-KPRIM_EXPORT(lt_elem_list_first);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_first);
 
 /**
  * lt_elem_list_next() - the element after @head on its list
@@ -971,7 +971,7 @@ struct lt_elem *lt_elem_list_next(struct link_table *table, struct lt_elem *head
 		return NULL;
 	return lt_elem_idx(table, next);
 }
-KPRIM_EXPORT(lt_elem_list_next);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_next);
 
 /**
  * lt_elem_list_break() - cut a list after @elem
@@ -992,7 +992,7 @@ struct lt_elem *lt_elem_list_break(struct link_table *table, struct lt_elem *ele
 	WRITE_ONCE(elem->lt_next_idx, LT_IDX_MAX);
 	return next;
 }
-KPRIM_EXPORT(lt_elem_list_break);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_break);
 
 /**
  * lt_elem_list_pop() - take the first element off a reserved list
@@ -1024,7 +1024,7 @@ struct lt_elem *lt_elem_list_pop(struct link_table *table, u64 *id, int type)
 	ltable_realloc_elem(table, first, type);
 	return first;
 }
-KPRIM_EXPORT(lt_elem_list_pop);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_pop);
 
 /**
  * lt_elem_list_release() - free a whole list of allocated elements
@@ -1089,7 +1089,7 @@ int lt_elem_list_release(struct link_table *table, struct lt_elem *head, int typ
 	preempt_enable();
 	return n;
 }
-KPRIM_EXPORT(lt_elem_list_release);
+EXPORT_SYMBOL_KPRIM(lt_elem_list_release);
 
 /**
  * ltable_misuse_count() - number of ltable misuse reports since load
@@ -1105,7 +1105,7 @@ unsigned long ltable_misuse_count(void)
 {
 	return atomic_long_read(&ltable_misuse);
 }
-KPRIM_EXPORT(ltable_misuse_count);
+EXPORT_SYMBOL_KPRIM(ltable_misuse_count);
 
 /**
  * ltable_check() - check a quiescent table's free list
@@ -1136,7 +1136,7 @@ int ltable_check(struct link_table *table)
 		return -EUCLEAN;
 	return n;
 }
-KPRIM_EXPORT(ltable_check);
+EXPORT_SYMBOL_KPRIM(ltable_check);
 
 static int ltable_misuse_show(struct seq_file *m, void *v)
 {
