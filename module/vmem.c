@@ -54,8 +54,8 @@
  * import function (called without the lock), or from its source arena when
  * the import function is vmem_alloc().  Constrained requests import too
  * (once per call), with slack for the alignment and no-cross boundary, and
- * are retried against the new span.  Freeing the last busy segment of an imported span
- * removes the span and releases it (again without the lock).
+ * are retried against the new span.  Freeing the last busy segment of an
+ * imported span removes the span and releases it (again without the lock).
  *
  * Waiting.  VM_SLEEP requests that cannot be satisfied sleep on a waitqueue
  * until a free, add or import changes vm_freegen (with a periodic re-poll,
