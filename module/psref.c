@@ -185,6 +185,7 @@ struct psref_drain {
 
 /* How psref_protect() shielded this CPU's list. */
 enum psref_prot {
+	PSREF_PROT_NONE,	/* the caller's context already does */
 	PSREF_PROT_PREEMPT,
 	PSREF_PROT_BH,
 	PSREF_PROT_IRQ,
@@ -228,8 +229,11 @@ static const char *psref_context_name(void)
 }
 
 /* May a caller in the current context use a class of this IPL? */
-static bool psref_context_ok(const struct psref_class *class)
+static __always_inline bool psref_context_ok(const struct psref_class *class)
 {
+	/* The common case with a single preempt-count test. */
+	if (likely(in_task()))
+		return true;
 	if (in_nmi())
 		return false;
 	if (in_hardirq())
@@ -240,17 +244,16 @@ static bool psref_context_ok(const struct psref_class *class)
 }
 
 /* Will the caller stay on this CPU?  Same test as smp_processor_id(). */
-static bool psref_bound(void)
+static __always_inline bool psref_bound(void)
 {
-	if (!preemptible())
-		return true;
-	if (is_percpu_thread())
+	/* Without a preempt count there is nothing to test. */
+	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) || preempt_count())
 		return true;
 #ifdef CONFIG_SMP
 	if (current->migration_disabled)
 		return true;
 #endif
-	return false;
+	return irqs_disabled() || is_percpu_thread();
 }
 
 /*
@@ -280,20 +283,38 @@ static bool psref_enter_ok(struct psref_class *class,
 	return true;
 }
 
-/* Shield this CPU's list of @class from every context that may update it. */
-static struct psref_cpu *psref_protect(struct psref_class *class,
-				       struct psref_guard *g)
+/*
+ * Shield this CPU's list of @class from every context that may update it,
+ * unless the caller's context already does (the common case of a caller
+ * with preemption, BH or IRQs disabled costs no extra call then).  The
+ * context has been checked against the IPL: an IPL_NONE caller is in
+ * process context, a soft one is not in hard-IRQ context.
+ */
+static __always_inline struct psref_cpu *
+psref_protect(struct psref_class *class, struct psref_guard *g)
 {
 	struct psref_cpu *pcpu;
 
 	if (kprim_ipl_is_hard(class->ipl)) {
-		g->prot = PSREF_PROT_IRQ;
-		local_irq_save(g->flags);
-	} else if (kprim_ipl_is_soft(class->ipl) && !irqs_disabled()) {
-		g->prot = PSREF_PROT_BH;
-		local_bh_disable();
+		if (irqs_disabled()) {
+			g->prot = PSREF_PROT_NONE;
+		} else {
+			g->prot = PSREF_PROT_IRQ;
+			local_irq_save(g->flags);
+		}
+	} else if (kprim_ipl_is_soft(class->ipl)) {
+		/* BH disabled (or being served) or IRQs off: no softirq here. */
+		if (in_softirq() || irqs_disabled()) {
+			g->prot = PSREF_PROT_NONE;
+		} else {
+			g->prot = PSREF_PROT_BH;
+			local_bh_disable();
+		}
+	} else if (IS_ENABLED(CONFIG_PREEMPT_COUNT) &&
+		   (preempt_count() || irqs_disabled())) {
+		/* IPL_NONE: only other tasks matter, and none can run here. */
+		g->prot = PSREF_PROT_NONE;
 	} else {
-		/* IPL_NONE, or IRQs already off: only preemption matters. */
 		g->prot = PSREF_PROT_PREEMPT;
 		preempt_disable();
 	}
@@ -303,11 +324,14 @@ static struct psref_cpu *psref_protect(struct psref_class *class,
 	return pcpu;
 }
 
-static void psref_unprotect(struct psref_cpu *pcpu, struct psref_guard *g)
+static __always_inline void psref_unprotect(struct psref_cpu *pcpu,
+					    struct psref_guard *g)
 {
 	barrier();
 	WRITE_ONCE(pcpu->busy, false);
 	switch (g->prot) {
+	case PSREF_PROT_NONE:
+		break;
 	case PSREF_PROT_IRQ:
 		local_irq_restore(g->flags);
 		break;
@@ -396,7 +420,7 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 	psref->psref_target = target;
 	psref->psref_task = current;
 	psref->psref_ip = _RET_IP_;
-	psref->psref_cpu = smp_processor_id();
+	psref->psref_cpu = raw_smp_processor_id();	/* protected */
 	psref_link(pcpu, psref);
 	/* Linked before the state is read: see "Why the IPI ..." above. */
 	barrier();
@@ -507,8 +531,8 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 		return;
 
 	pcpu = psref_protect(class, &g);
-	if (unlikely(psref->psref_cpu != smp_processor_id())) {
-		int cpu = smp_processor_id();
+	if (unlikely(psref->psref_cpu != raw_smp_processor_id())) {
+		int cpu = raw_smp_processor_id();
 
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
@@ -562,7 +586,7 @@ void psref_copy(struct psref *pto, const struct psref *pfrom,
 		return;
 	}
 	pcpu = psref_protect(class, &g);
-	if (unlikely(pfrom->psref_cpu != smp_processor_id() ||
+	if (unlikely(pfrom->psref_cpu != raw_smp_processor_id() ||
 		     (psref_debug && !psref_on_list(pcpu, pfrom)))) {
 		psref_unprotect(pcpu, &g);
 		pto->psref_target = NULL;
@@ -581,7 +605,7 @@ void psref_copy(struct psref *pto, const struct psref *pfrom,
 	pto->psref_target = target;
 	pto->psref_task = current;
 	pto->psref_ip = _RET_IP_;
-	pto->psref_cpu = smp_processor_id();
+	pto->psref_cpu = raw_smp_processor_id();
 	psref_link(pcpu, pto);
 	psref_unprotect(pcpu, &g);
 }
