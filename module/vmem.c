@@ -588,7 +588,7 @@ int vmem_add(vmem_t *vm, vmem_addr_t addr, vmem_size_t size, vm_flag_t flags)
 {
 	return vmem_errno(__vmem_add(vm, addr, size, flags));
 }
-KPRIM_EXPORT(vmem_add);
+EXPORT_SYMBOL_KPRIM(vmem_add);
 
 /* ---------------------------------------------------------------------- */
 /* Allocation */
@@ -914,7 +914,7 @@ vmem_size_t vmem_roundup_size(vmem_t *vm, vmem_size_t size)
 {
 	return (size + vm->vm_quantum - 1) & ~(vm->vm_quantum - 1);
 }
-KPRIM_EXPORT(vmem_roundup_size);
+EXPORT_SYMBOL_KPRIM(vmem_roundup_size);
 
 static int __vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 			 vmem_size_t phase, vmem_size_t nocross,
@@ -983,7 +983,7 @@ int vmem_xalloc(vmem_t *vm, vmem_size_t size, vmem_size_t align,
 	return vmem_errno(__vmem_xalloc(vm, size, align, phase, nocross,
 					minaddr, maxaddr, flags, addrp));
 }
-KPRIM_EXPORT(vmem_xalloc);
+EXPORT_SYMBOL_KPRIM(vmem_xalloc);
 
 /**
  * vmem_xalloc_addr() - allocate a range at a fixed address
@@ -1021,7 +1021,7 @@ int vmem_xalloc_addr(vmem_t *vm, vmem_addr_t addr, vmem_size_t size,
 	}
 	return vmem_errno(rc);
 }
-KPRIM_EXPORT(vmem_xalloc_addr);
+EXPORT_SYMBOL_KPRIM(vmem_xalloc_addr);
 
 /* ---------------------------------------------------------------------- */
 /* Freeing */
@@ -1138,7 +1138,7 @@ void vmem_xfree(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 	}
 	vmem_xfree_internal(vm, addr, size, "vmem_xfree");
 }
-KPRIM_EXPORT(vmem_xfree);
+EXPORT_SYMBOL_KPRIM(vmem_xfree);
 
 /* ---------------------------------------------------------------------- */
 /* Quantum caches */
@@ -1402,7 +1402,7 @@ void vmem_qcache_reap(vmem_t *vm)
 {
 	vmem_qcache_purge(vm);
 }
-KPRIM_EXPORT(vmem_qcache_reap);
+EXPORT_SYMBOL_KPRIM(vmem_qcache_reap);
 
 /**
  * vmem_alloc() - allocate a range from an arena
@@ -1445,7 +1445,7 @@ int vmem_alloc(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
 						    flags, addrp));
 	return vmem_errno(vmem_xalloc_internal(vm, &r, addrp));
 }
-KPRIM_EXPORT(vmem_alloc);
+EXPORT_SYMBOL_KPRIM(vmem_alloc);
 
 /**
  * vmem_free() - free a range allocated by vmem_alloc()
@@ -1478,7 +1478,7 @@ void vmem_free(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 	}
 	vmem_xfree_internal(vm, addr, size, "vmem_free");
 }
-KPRIM_EXPORT(vmem_free);
+EXPORT_SYMBOL_KPRIM(vmem_free);
 
 /**
  * vmem_xfreeall() - free every allocation of an arena
@@ -1525,7 +1525,7 @@ restart:
 	vmem_bt_free_list(&trim);
 	vmem_hash_check(vm, VM_NOSLEEP);
 }
-KPRIM_EXPORT(vmem_xfreeall);
+EXPORT_SYMBOL_KPRIM(vmem_xfreeall);
 
 /* ---------------------------------------------------------------------- */
 /* Queries */
@@ -1580,7 +1580,7 @@ vmem_size_t vmem_size(vmem_t *vm, int typemask)
 	vmem_unlock(vm, irqflags);
 	return ret;
 }
-KPRIM_EXPORT(vmem_size);
+EXPORT_SYMBOL_KPRIM(vmem_size);
 
 /**
  * vmem_walk() - call a function for segments of an arena
@@ -1621,7 +1621,7 @@ void vmem_walk(vmem_t *vm, int typemask,
 	}
 	vmem_unlock(vm, irqflags);
 }
-KPRIM_EXPORT(vmem_walk);
+EXPORT_SYMBOL_KPRIM(vmem_walk);
 
 /**
  * vmem_contains() - does an arena's spans cover a range?
@@ -1658,7 +1658,7 @@ bool vmem_contains(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 	vmem_unlock(vm, irqflags);
 	return ret;
 }
-KPRIM_EXPORT(vmem_contains);
+EXPORT_SYMBOL_KPRIM(vmem_contains);
 
 /**
  * vmem_misuse_count() - how many misuses were reported
@@ -1672,7 +1672,7 @@ long vmem_misuse_count(vmem_t *vm)
 {
 	return atomic_long_read(vm ? &vm->vm_misuse : &vmem_misuse_total);
 }
-KPRIM_EXPORT(vmem_misuse_count);
+EXPORT_SYMBOL_KPRIM(vmem_misuse_count);
 
 /* ---------------------------------------------------------------------- */
 /* debugfs */
@@ -2067,7 +2067,7 @@ fail:
 		kfree(vm);
 	return NULL;
 }
-KPRIM_EXPORT(vmem_init);
+EXPORT_SYMBOL_KPRIM(vmem_init);
 
 /**
  * vmem_create() - create an arena
@@ -2095,7 +2095,7 @@ vmem_t *vmem_create(const char *name, vmem_addr_t base, vmem_size_t size,
 	return vmem_init(NULL, name, base, size, quantum, importfn, releasefn,
 			 arg, qcache_max, flags & ~VM_XIMPORT, ipl);
 }
-KPRIM_EXPORT(vmem_create);
+EXPORT_SYMBOL_KPRIM(vmem_create);
 
 /**
  * vmem_xcreate() - create an arena whose import function reports the size
@@ -2127,7 +2127,7 @@ vmem_t *vmem_xcreate(const char *name, vmem_addr_t base, vmem_size_t size,
 		vm->vm_ximportfn = importfn;
 	return vm;
 }
-KPRIM_EXPORT(vmem_xcreate);
+EXPORT_SYMBOL_KPRIM(vmem_xcreate);
 
 /**
  * vmem_destroy() - destroy an arena
@@ -2185,7 +2185,7 @@ void vmem_destroy(vmem_t *vm)
 	if (vm->vm_allocated)
 		kfree(vm);
 }
-KPRIM_EXPORT(vmem_destroy);
+EXPORT_SYMBOL_KPRIM(vmem_destroy);
 
 /* ---------------------------------------------------------------------- */
 /* Module hooks */
