@@ -40,7 +40,7 @@ static smr_t smr_test_domain(struct kunit *test, smr_flags_t flags)
 
 static bool smr_test_live(smr_t smr)
 {
-	return READ_ONCE(smr->smr_pcpu) != NULL;
+	return !!READ_ONCE(smr->smr_pcpu);
 }
 
 /* Start the clock @incs increments below the wrap of unsigned long. */
@@ -489,7 +489,7 @@ struct smr_tobj {
 };
 
 struct smr_torture {
-	SMR_POINTER(struct smr_tobj *) ptr;
+	SMR_POINTER(struct smr_tobj *)ptr;
 	smr_t smr;
 	bool sleepable;
 	struct mutex lock;	/* serializes the writers' swaps */
@@ -636,7 +636,7 @@ struct smr_tval {
 
 static void smr_test_accessors(struct kunit *test)
 {
-	SMR_POINTER(struct smr_tval *) ptr;
+	SMR_POINTER(struct smr_tval *)ptr;
 	struct smr_tval a = { 1 }, b = { 2 }, *p;
 	smr_t smr = &smr_system;
 	unsigned long m0 = smr_misuse_count(NULL);
@@ -674,20 +674,66 @@ static void smr_test_accessors(struct kunit *test)
 
 static void smr_test_accessors_assert_warns(struct kunit *test)
 {
-	SMR_POINTER(struct smr_tval *) ptr;
+	SMR_POINTER(struct smr_tval *)ptr;
 	struct smr_tval a = { 1 };
 	unsigned long m0 = smr_misuse_count(NULL);
+	/* Serialized conditions are evaluated only with lockdep. */
+	unsigned long held = IS_ENABLED(CONFIG_LOCKDEP);
 	struct smr_tval *p;
 
 	smr_init_store(&ptr, &a);
 	p = smr_serialized_load_assert(&ptr, false);
 	KUNIT_EXPECT_PTR_EQ(test, p, &a);
-	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 1);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + held);
 	p = smr_entered_load_assert(&ptr, &smr_system);
 	KUNIT_EXPECT_PTR_EQ(test, p, &a);
-	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 2);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + held + 1);
 	smr_serialized_store_assert(&ptr, NULL, false);
-	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 3);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 2 * held + 1);
+	KUNIT_EXPECT_PTR_EQ(test, smr_unserialized_load(&ptr), NULL);
+}
+
+static bool smr_test_cond(int *evals, bool val)
+{
+	(*evals)++;
+	return val;
+}
+
+/*
+ * The _assert conditions: lockdep_is_held() of a held lock passes, and a
+ * condition is evaluated exactly when CONFIG_LOCKDEP is set (so that
+ * lockdep_is_held() links on kernels without lockdep).
+ */
+static void smr_test_accessors_assert_lockdep(struct kunit *test)
+{
+	SMR_POINTER(struct smr_tval *)ptr;
+	struct smr_tval a = { 1 }, b = { 2 };
+	unsigned long m0 = smr_misuse_count(NULL);
+	struct mutex lock;	/* the writers' lock of ptr */
+	int evals = 0;
+
+	mutex_init(&lock);
+	smr_init_store(&ptr, &a);
+	mutex_lock(&lock);
+	KUNIT_EXPECT_PTR_EQ(test,
+			    smr_serialized_load_assert(&ptr, lockdep_is_held(&lock)),
+			    &a);
+	smr_serialized_store_assert(&ptr, &b, lockdep_is_held(&lock));
+	smr_serialized_store_relaxed_assert(&ptr, &a, lockdep_is_held(&lock));
+	KUNIT_EXPECT_PTR_EQ(test,
+			    smr_serialized_swap_assert(&ptr, &b, lockdep_is_held(&lock)),
+			    &a);
+	mutex_unlock(&lock);
+	mutex_destroy(&lock);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);
+
+	KUNIT_EXPECT_PTR_EQ(test,
+			    smr_serialized_load_assert(&ptr, smr_test_cond(&evals, true)),
+			    &b);
+	smr_serialized_store_assert(&ptr, &a, smr_test_cond(&evals, true));
+	KUNIT_EXPECT_EQ(test, evals, IS_ENABLED(CONFIG_LOCKDEP) ? 2 : 0);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);
+	KUNIT_EXPECT_PTR_EQ(test, smr_unserialized_load(&ptr), &a);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -741,62 +787,128 @@ static void smr_qmodel_remove(struct smr_qmodel *m, int val)
 	m->in[val] = false;
 }
 
-#define SMRQ_CHECK(test, head, field, m, e) do {			\
-	struct smr_qe *__q;						\
-	int __i = 0;							\
-	smrq_serialized_foreach(__q, head, field) {			\
-		KUNIT_ASSERT_LT(test, __i, (m)->n);			\
-		KUNIT_EXPECT_EQ(test, __q->val, (m)->v[__i]);		\
-		__i++;							\
+/* Per queue kind: the linkage of struct smr_qe and the tail insertion. */
+#define SMRQ_FIELD_slist		sl
+#define SMRQ_FIELD_list			dl
+#define SMRQ_FIELD_stailq		sl
+#define SMRQ_FIELD_tailq		dl
+#define SMRQ_TAIL_slist			smrq_serialized_insert_head
+#define SMRQ_TAIL_list			smrq_serialized_insert_head
+#define SMRQ_TAIL_stailq		smrq_serialized_insert_tail
+#define SMRQ_TAIL_tailq			smrq_serialized_insert_tail
+#define SMRQ_TAIL_RELAXED_slist		smrq_serialized_insert_head_relaxed
+#define SMRQ_TAIL_RELAXED_list		smrq_serialized_insert_head_relaxed
+#define SMRQ_TAIL_RELAXED_stailq	smrq_serialized_insert_tail_relaxed
+#define SMRQ_TAIL_RELAXED_tailq		smrq_serialized_insert_tail_relaxed
+#define SMRQ_AT_TAIL_slist		false
+#define SMRQ_AT_TAIL_list		false
+#define SMRQ_AT_TAIL_stailq		true
+#define SMRQ_AT_TAIL_tailq		true
+
+/* The back pointers of a doubly linked queue against the model. */
+static void smrq_check_prev(struct kunit *test, __smrq_link_t *first,
+			    struct smr_qmodel *m, struct smr_qe *e)
+{
+	int j;
+
+	for (j = 0; j < m->n; j++)
+		KUNIT_EXPECT_PTR_EQ(test, (void *)e[m->v[j]].dl.prev,
+				    j ? (void *)&e[m->v[j - 1]].dl.next
+				      : (void *)first);
+}
+
+/* The tail pointer of a tail queue: the last element's next, or first. */
+static void smrq_check_last(struct kunit *test, void *last, void *first,
+			    void *last_next)
+{
+	KUNIT_EXPECT_PTR_EQ(test, last, last_next ? last_next : first);
+}
+
+/* Checks specific to each kind: back pointers and tail pointers. */
+static void smrq_check_extra_slist(struct kunit *test,
+				   struct smrq_slist_head *head,
+				   struct smr_qmodel *m, struct smr_qe *e)
+{
+}
+
+static void smrq_check_extra_list(struct kunit *test,
+				  struct smrq_list_head *head,
+				  struct smr_qmodel *m, struct smr_qe *e)
+{
+	smrq_check_prev(test, &head->first, m, e);
+}
+
+static void smrq_check_extra_stailq(struct kunit *test,
+				    struct smrq_stailq_head *head,
+				    struct smr_qmodel *m, struct smr_qe *e)
+{
+	smrq_check_last(test, head->last, &head->first,
+			m->n ? &e[m->v[m->n - 1]].sl.next : NULL);
+}
+
+static void smrq_check_extra_tailq(struct kunit *test,
+				   struct smrq_tailq_head *head,
+				   struct smr_qmodel *m, struct smr_qe *e)
+{
+	smrq_check_last(test, head->last, &head->first,
+			m->n ? &e[m->v[m->n - 1]].dl.next : NULL);
+	smrq_check_prev(test, &head->first, m, e);
+}
+
+/*
+ * SMRQ_CHECK_FN() - define smrq_check_<kind>(): walk the queue with every
+ * iterator (serialized, entered, first/next) and compare with the model.
+ */
+#define SMRQ_CHECK_FN(kind)						\
+static void smrq_check_##kind(struct kunit *test,			\
+			      struct smrq_##kind##_head *head,		\
+			      struct smr_qmodel *m, struct smr_qe *e)	\
+{									\
+	struct smr_qe *q;						\
+	int i = 0;							\
+									\
+	smrq_serialized_foreach(q, head, SMRQ_FIELD_##kind) {		\
+		KUNIT_ASSERT_LT(test, i, m->n);				\
+		KUNIT_EXPECT_EQ(test, q->val, m->v[i]);			\
+		i++;							\
 	}								\
-	KUNIT_EXPECT_EQ(test, __i, (m)->n);				\
-	KUNIT_EXPECT_EQ(test, smrq_empty(head), (m)->n == 0);		\
-	__i = 0;							\
+	KUNIT_EXPECT_EQ(test, i, m->n);					\
+	KUNIT_EXPECT_EQ(test, smrq_empty(head), m->n == 0);		\
+	i = 0;								\
 	smr_enter(&smr_system);						\
-	smrq_entered_foreach(__q, head, field) {			\
-		if (__i >= (m)->n)					\
+	smrq_entered_foreach(q, head, SMRQ_FIELD_##kind) {		\
+		if (i >= m->n)						\
 			break;						\
-		KUNIT_EXPECT_EQ(test, __q->val, (m)->v[__i]);		\
-		__i++;							\
+		KUNIT_EXPECT_EQ(test, q->val, m->v[i]);			\
+		i++;							\
 	}								\
 	smr_leave(&smr_system);						\
-	KUNIT_EXPECT_EQ(test, __i, (m)->n);				\
-	__q = smrq_serialized_first(head, struct smr_qe, field);	\
-	KUNIT_EXPECT_PTR_EQ(test, __q, (m)->n ? &(e)[(m)->v[0]] : NULL); \
-	if (__q && (m)->n > 1)						\
-		KUNIT_EXPECT_PTR_EQ(test, smrq_serialized_next(__q, field), \
-				    &(e)[(m)->v[1]]);			\
-} while (0)
+	KUNIT_EXPECT_EQ(test, i, m->n);					\
+	q = smrq_serialized_first(head, struct smr_qe, SMRQ_FIELD_##kind); \
+	KUNIT_EXPECT_PTR_EQ(test, q, m->n ? &e[m->v[0]] : NULL);	\
+	if (q && m->n > 1)						\
+		KUNIT_EXPECT_PTR_EQ(test,				\
+				    smrq_serialized_next(q, SMRQ_FIELD_##kind), \
+				    &e[m->v[1]]);			\
+	smrq_check_extra_##kind(test, head, m, e);			\
+}
 
-#define SMRQ_CHECK_LAST(test, head, field, m, e)			\
-	KUNIT_EXPECT_PTR_EQ(test, (void *)(head)->last,		\
-			    (m)->n ? (void *)&(e)[(m)->v[(m)->n - 1]].field.next \
-				   : (void *)&(head)->first)
-
-#define SMRQ_CHECK_PREV(test, head, field, m, e) do {			\
-	int __j;							\
-	for (__j = 0; __j < (m)->n; __j++)				\
-		KUNIT_EXPECT_PTR_EQ(test, (void *)(e)[(m)->v[__j]].field.prev, \
-			__j ? (void *)&(e)[(m)->v[__j - 1]].field.next	\
-			    : (void *)&(head)->first);			\
-} while (0)
-
-/* For kinds without a tail or back pointers: check the head element only. */
-#define SMRQ_NOTHING(test, head, field, m, e)				\
-	KUNIT_EXPECT_TRUE(test, (m)->n == 0 ||				\
-			  smrq_serialized_first(head, struct smr_qe, field) == \
-			  &(e)[(m)->v[0]])
+SMRQ_CHECK_FN(slist)
+SMRQ_CHECK_FN(list)
+SMRQ_CHECK_FN(stailq)
+SMRQ_CHECK_FN(tailq)
 
 /*
  * Random inserts (head, and tail for tail queues, plain and relaxed),
  * removals and replacements, checked after each step.
  */
-#define SMRQ_MODEL_TEST(kind, head_t, field, tail, at_tail, LAST, PREV)		\
+#define SMRQ_MODEL_TEST(kind)						\
 static void smr_test_queue_##kind(struct kunit *test)			\
 {									\
 	struct smr_qe *e = kunit_kcalloc(test, QN, sizeof(*e), GFP_KERNEL); \
 	struct smr_qmodel *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL); \
-	struct head_t *head = kunit_kzalloc(test, sizeof(*head), GFP_KERNEL); \
+	struct smrq_##kind##_head *head =				\
+		kunit_kzalloc(test, sizeof(*head), GFP_KERNEL);		\
 	unsigned long m0 = smr_misuse_count(NULL);			\
 	u32 seed = 42;							\
 	int op, i;							\
@@ -808,7 +920,7 @@ static void smr_test_queue_##kind(struct kunit *test)			\
 		e[i].val = i;						\
 	smrq_init(head);						\
 	KUNIT_EXPECT_TRUE(test, smrq_empty(head));			\
-	LAST(test, head, field, m, e);					\
+	smrq_check_extra_##kind(test, head, m, e);			\
 	for (op = 0; op < 600; op++) {					\
 		u32 r = smr_lcg(&seed);					\
 		int x = r % QN, y, k;					\
@@ -817,25 +929,25 @@ static void smr_test_queue_##kind(struct kunit *test)			\
 		case 0:							\
 			if (m->in[x])					\
 				break;					\
-			smrq_serialized_insert_head(head, &e[x].field);	\
+			smrq_serialized_insert_head(head, &e[x].SMRQ_FIELD_##kind); \
 			smr_qmodel_insert(m, 0, x);			\
 			break;						\
 		case 1:							\
 			if (m->in[x])					\
 				break;					\
-			tail##_relaxed(head, &e[x].field);		\
-			smr_qmodel_insert(m, (at_tail) ? m->n : 0, x); \
+			SMRQ_TAIL_RELAXED_##kind(head, &e[x].SMRQ_FIELD_##kind); \
+			smr_qmodel_insert(m, SMRQ_AT_TAIL_##kind ? m->n : 0, x); \
 			break;						\
 		case 2:							\
 			if (m->in[x])					\
 				break;					\
-			tail(head, &e[x].field);			\
-			smr_qmodel_insert(m, (at_tail) ? m->n : 0, x); \
+			SMRQ_TAIL_##kind(head, &e[x].SMRQ_FIELD_##kind); \
+			smr_qmodel_insert(m, SMRQ_AT_TAIL_##kind ? m->n : 0, x); \
 			break;						\
 		case 3:							\
 			if (!m->in[x])					\
 				break;					\
-			smrq_serialized_remove(head, &e[x].field);	\
+			smrq_serialized_remove(head, &e[x].SMRQ_FIELD_##kind); \
 			smr_qmodel_remove(m, x);			\
 			break;						\
 		case 4:							\
@@ -845,39 +957,36 @@ static void smr_test_queue_##kind(struct kunit *test)			\
 				y = (y + 1) % QN;			\
 			if (m->in[y])					\
 				break;					\
-			smrq_serialized_replace(head, &e[x].field, &e[y].field); \
+			smrq_serialized_replace(head, &e[x].SMRQ_FIELD_##kind, \
+						&e[y].SMRQ_FIELD_##kind); \
 			m->v[smr_qmodel_find(m, x)] = y;		\
 			m->in[x] = false;				\
 			m->in[y] = true;				\
 			break;						\
 		}							\
-		SMRQ_CHECK(test, head, field, m, e);			\
-		LAST(test, head, field, m, e);				\
-		PREV(test, head, field, m, e);				\
+		smrq_check_##kind(test, head, m, e);			\
 	}								\
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);		\
 }
 
-SMRQ_MODEL_TEST(slist, smrq_slist_head, sl, smrq_serialized_insert_head, 0,
-		SMRQ_NOTHING, SMRQ_NOTHING)
-SMRQ_MODEL_TEST(list, smrq_list_head, dl, smrq_serialized_insert_head, 0,
-		SMRQ_NOTHING, SMRQ_CHECK_PREV)
-SMRQ_MODEL_TEST(stailq, smrq_stailq_head, sl, smrq_serialized_insert_tail, 1,
-		SMRQ_CHECK_LAST, SMRQ_NOTHING)
-SMRQ_MODEL_TEST(tailq, smrq_tailq_head, dl, smrq_serialized_insert_tail, 1,
-		SMRQ_CHECK_LAST, SMRQ_CHECK_PREV)
+SMRQ_MODEL_TEST(slist)
+SMRQ_MODEL_TEST(list)
+SMRQ_MODEL_TEST(stailq)
+SMRQ_MODEL_TEST(tailq)
 
 /*
- * Append src (elements 10..10+ns) after dst (elements 0..nd), and erase the
- * odd elements with the O(1) iterator (singly linked kinds).
+ * Append src (elements 10..10+ns, inserted at the head) after dst
+ * (elements 0..nd); dst is of kind @dk, src of kind @sk (same linkage).
  */
-#define SMRQ_APPEND_TEST(kind, dst_t, src_t, field, ins, LAST, PREV)	\
-static void smr_test_append_##kind(struct kunit *test)			\
+#define SMRQ_APPEND_TEST(name, dk, sk)					\
+static void smr_test_append_##name(struct kunit *test)			\
 {									\
 	struct smr_qe *e = kunit_kcalloc(test, QN, sizeof(*e), GFP_KERNEL); \
 	struct smr_qmodel *m = kunit_kzalloc(test, sizeof(*m), GFP_KERNEL); \
-	struct dst_t *dst = kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL); \
-	struct src_t *src = kunit_kzalloc(test, sizeof(*src), GFP_KERNEL); \
+	struct smrq_##dk##_head *dst =					\
+		kunit_kzalloc(test, sizeof(*dst), GFP_KERNEL);		\
+	struct smrq_##sk##_head *src =					\
+		kunit_kzalloc(test, sizeof(*src), GFP_KERNEL);		\
 	unsigned long m0 = smr_misuse_count(NULL);			\
 	int nd, ns, i;							\
 									\
@@ -893,32 +1002,27 @@ static void smr_test_append_##kind(struct kunit *test)			\
 			smrq_init(dst);					\
 			smrq_init(src);					\
 			for (i = nd - 1; i >= 0; i--) {			\
-				smrq_serialized_insert_head(dst, &e[i].field); \
+				smrq_serialized_insert_head(dst,	\
+					&e[i].SMRQ_FIELD_##dk);		\
 				smr_qmodel_insert(m, 0, i);		\
 			}						\
 			for (i = ns - 1; i >= 0; i--)			\
-				ins(src, &e[10 + i].field);		\
+				smrq_serialized_insert_head(src,	\
+					&e[10 + i].SMRQ_FIELD_##sk);	\
 			for (i = 0; i < ns; i++)			\
 				smr_qmodel_insert(m, m->n, 10 + i);	\
 			smrq_serialized_append(dst, src);		\
-			SMRQ_CHECK(test, dst, field, m, e);		\
-			LAST(test, dst, field, m, e);			\
-			PREV(test, dst, field, m, e);			\
+			smrq_check_##dk(test, dst, m, e);		\
 		}							\
 	}								\
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0);		\
 }
 
-SMRQ_APPEND_TEST(slist, smrq_slist_head, smrq_slist_head, sl,
-		 smrq_serialized_insert_head, SMRQ_NOTHING, SMRQ_NOTHING)
-SMRQ_APPEND_TEST(list, smrq_list_head, smrq_list_head, dl,
-		 smrq_serialized_insert_head, SMRQ_NOTHING, SMRQ_CHECK_PREV)
-SMRQ_APPEND_TEST(stailq, smrq_stailq_head, smrq_stailq_head, sl,
-		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_NOTHING)
-SMRQ_APPEND_TEST(tailq, smrq_tailq_head, smrq_tailq_head, dl,
-		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_CHECK_PREV)
-SMRQ_APPEND_TEST(stailq_from_slist, smrq_stailq_head, smrq_slist_head, sl,
-		 smrq_serialized_insert_head, SMRQ_CHECK_LAST, SMRQ_NOTHING)
+SMRQ_APPEND_TEST(slist, slist, slist)
+SMRQ_APPEND_TEST(list, list, list)
+SMRQ_APPEND_TEST(stailq, stailq, stailq)
+SMRQ_APPEND_TEST(tailq, tailq, tailq)
+SMRQ_APPEND_TEST(stailq_from_slist, stailq, slist)
 
 static void smr_test_iter_erase(struct kunit *test)
 {
@@ -947,7 +1051,7 @@ static void smr_test_iter_erase(struct kunit *test)
 		}
 	}
 	KUNIT_EXPECT_EQ(test, seen, QN);
-	SMRQ_CHECK(test, &head, sl, m, e);
+	smrq_check_slist(test, &head, m, e);
 	/* foreach_safe allows removing the current element. */
 	smrq_serialized_foreach_safe(s, &head, sl) {
 		if (s->val % 4 == 0) {
@@ -955,7 +1059,7 @@ static void smr_test_iter_erase(struct kunit *test)
 			smr_qmodel_remove(m, s->val);
 		}
 	}
-	SMRQ_CHECK(test, &head, sl, m, e);
+	smrq_check_slist(test, &head, m, e);
 	smr_enter(&smr_system);
 	it = smrq_entered_first(&head, struct smr_qe, sl);
 	KUNIT_EXPECT_EQ(test, it->val, m->v[0]);
@@ -982,7 +1086,7 @@ static void smr_test_queue_corrupt_warns(struct kunit *test)
 	smrq_serialized_remove(&tq, &e[1].dl);
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(NULL), m0 + 1);
 	e[1].dl.prev = &e[0].dl.next;
-	SMRQ_CHECK(test, &tq, dl, &m, e);
+	smrq_check_tailq(test, &tq, &m, e);
 
 	/* Removing a non-member of a singly linked queue. */
 	smrq_init(&sq);
@@ -1250,6 +1354,7 @@ static struct kunit_case smr_cases[] = {
 	KUNIT_CASE_SLOW(smr_test_torture_sleepable),
 	KUNIT_CASE(smr_test_accessors),
 	KUNIT_CASE(smr_test_accessors_assert_warns),
+	KUNIT_CASE(smr_test_accessors_assert_lockdep),
 	KUNIT_CASE(smr_test_queue_slist),
 	KUNIT_CASE(smr_test_queue_list),
 	KUNIT_CASE(smr_test_queue_stailq),
@@ -1277,6 +1382,7 @@ static struct kunit_suite smr_suite = {
 	.name = "kprim_smr",
 	.test_cases = smr_cases,
 };
+
 kunit_test_suite(smr_suite);
 
 MODULE_LICENSE("GPL");

@@ -156,10 +156,11 @@ static int smr_cpuhp_state = -1;
 static atomic_long_t smr_global_misuse = ATOMIC_LONG_INIT(0);
 static unsigned long smr_debugfs_id;
 
-SMR_DEFINE(smr_system, "smr_system");
-KPRIM_EXPORT(smr_system);
-SMR_DEFINE_SLEEPABLE(smr_system_sleepable, "smr_system_sleepable");
-KPRIM_EXPORT(smr_system_sleepable);
+struct smr smr_system = __SMR_INITIALIZER("smr_system", SMR_NONE);
+EXPORT_SYMBOL_KPRIM(smr_system);
+struct smr smr_system_sleepable =
+	__SMR_INITIALIZER("smr_system_sleepable", SMR_SLEEPABLE);
+EXPORT_SYMBOL_KPRIM(smr_system_sleepable);
 
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
 #define smr_dep_acquire(smr)	lock_map_acquire_read(&(smr)->smr_dep_map)
@@ -213,7 +214,7 @@ unsigned long smr_misuse_count(smr_t smr)
 {
 	return atomic_long_read(smr ? &smr->smr_misuse : &smr_global_misuse);
 }
-KPRIM_EXPORT(smr_misuse_count);
+EXPORT_SYMBOL_KPRIM(smr_misuse_count);
 
 /**
  * __smr_assert_failed() - report a failed SMR accessor or iterator check
@@ -227,7 +228,7 @@ void __smr_assert_failed(const char *what)
 {
 	KPRIM_MISUSE(&smr_global_misuse, "%s", what);
 }
-KPRIM_EXPORT(__smr_assert_failed);
+EXPORT_SYMBOL_KPRIM(__smr_assert_failed);
 
 /**
  * __smr_linkage_invalid() - report a corrupt SMR queue linkage
@@ -241,7 +242,7 @@ void __smr_linkage_invalid(const void *link)
 {
 	KPRIM_MISUSE(&smr_global_misuse, "smr queue: invalid linkage at %p", link);
 }
-KPRIM_EXPORT(__smr_linkage_invalid);
+EXPORT_SYMBOL_KPRIM(__smr_linkage_invalid);
 
 /* ---------------------------------------------------------------------- */
 /* Clock                                                                  */
@@ -263,7 +264,7 @@ smr_seq_t smr_advance(smr_t smr)
 	return (smr_seq_t)atomic_long_add_return(SMR_SEQ_INC,
 						 &smr->smr_clock.s_wr_seq);
 }
-KPRIM_EXPORT(smr_advance);
+EXPORT_SYMBOL_KPRIM(smr_advance);
 
 /**
  * smr_deferred_advance() - take a goal without advancing the clock
@@ -281,7 +282,7 @@ smr_seq_t smr_deferred_advance(smr_t smr)
 	smp_mb();	/* Order the caller's stores before the goal. */
 	return smr_wr(smr) + SMR_SEQ_INC;
 }
-KPRIM_EXPORT(smr_deferred_advance);
+EXPORT_SYMBOL_KPRIM(smr_deferred_advance);
 
 /**
  * smr_deferred_advance_commit() - commit a goal of smr_deferred_advance()
@@ -299,7 +300,7 @@ void smr_deferred_advance_commit(smr_t smr, smr_seq_t seq)
 	if (atomic_long_try_cmpxchg(&smr->smr_clock.s_wr_seq, &old, (long)seq))
 		atomic_long_inc(&smr->smr_advances);
 }
-KPRIM_EXPORT(smr_deferred_advance_commit);
+EXPORT_SYMBOL_KPRIM(smr_deferred_advance_commit);
 
 /* Minimum sequence of the sleepable sections, starting from @min. */
 static smr_seq_t smr_scan_trackers(smr_t smr, struct smr_pcpu *pc,
@@ -406,7 +407,7 @@ bool smr_poll(smr_t smr, smr_seq_t goal)
 	}
 	return __smr_poll(smr, pcpu, goal, false);
 }
-KPRIM_EXPORT(smr_poll);
+EXPORT_SYMBOL_KPRIM(smr_poll);
 
 static void __smr_wait(smr_t smr, struct smr_pcpu __percpu *pcpu, smr_seq_t goal)
 {
@@ -447,7 +448,7 @@ void smr_wait(smr_t smr, smr_seq_t goal)
 	}
 	__smr_wait(smr, pcpu, goal);
 }
-KPRIM_EXPORT(smr_wait);
+EXPORT_SYMBOL_KPRIM(smr_wait);
 
 /* ---------------------------------------------------------------------- */
 /* Readers                                                                */
@@ -503,7 +504,7 @@ bool smr_entered(smr_t smr)
 		return smr_tracker_held(smr, pcpu);
 	return false;
 }
-KPRIM_EXPORT(smr_entered);
+EXPORT_SYMBOL_KPRIM(smr_entered);
 
 /**
  * smr_enter() - enter a non-preemptible read section
@@ -543,7 +544,7 @@ void smr_enter(smr_t smr)
 	if (ctx == SMR_CTX_TASK)
 		smr_dep_acquire(smr);
 }
-KPRIM_EXPORT(smr_enter);
+EXPORT_SYMBOL_KPRIM(smr_enter);
 
 /**
  * smr_leave() - leave a section entered with smr_enter()
@@ -582,7 +583,7 @@ void smr_leave(smr_t smr)
 	}
 	preempt_enable();
 }
-KPRIM_EXPORT(smr_leave);
+EXPORT_SYMBOL_KPRIM(smr_leave);
 
 /**
  * smr_enter_sleepable() - enter a sleepable read section
@@ -629,7 +630,7 @@ void smr_enter_sleepable(smr_t smr, smr_tracker_t tracker)
 	smp_mb();
 	smr_dep_acquire(smr);
 }
-KPRIM_EXPORT(smr_enter_sleepable);
+EXPORT_SYMBOL_KPRIM(smr_enter_sleepable);
 
 /**
  * smr_leave_sleepable() - leave a section entered with smr_enter_sleepable()
@@ -663,7 +664,7 @@ void smr_leave_sleepable(smr_t smr, smr_tracker_t tracker)
 	tracker->smrt_task = NULL;
 	atomic_long_dec(&smr->smr_nsleepers);
 }
-KPRIM_EXPORT(smr_leave_sleepable);
+EXPORT_SYMBOL_KPRIM(smr_leave_sleepable);
 
 /* ---------------------------------------------------------------------- */
 /* Writers                                                                */
@@ -706,7 +707,7 @@ void smr_synchronize(smr_t smr)
 	atomic_long_inc(&smr->smr_syncs);
 	__smr_wait(smr, pcpu, smr_deferred_advance(smr));
 }
-KPRIM_EXPORT(smr_synchronize);
+EXPORT_SYMBOL_KPRIM(smr_synchronize);
 
 /* Seal the current queue: give it a goal and move it to "wait". */
 static void smr_cbq_seal(smr_t smr, struct smr_pcpu *pc)
@@ -848,7 +849,7 @@ void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb)
 				      msecs_to_jiffies(SMR_CALL_DELAY_MS));
 	local_irq_restore(flags);
 }
-KPRIM_EXPORT(smr_call);
+EXPORT_SYMBOL_KPRIM(smr_call);
 
 static void smr_barrier_cb(struct smr_node *node)
 {
@@ -918,7 +919,7 @@ void smr_barrier(smr_t smr)
 		flush_work(&per_cpu_ptr(pcpu, cpu)->work.work);
 	mutex_unlock(&smr->smr_barrier_lock);
 }
-KPRIM_EXPORT(smr_barrier);
+EXPORT_SYMBOL_KPRIM(smr_barrier);
 
 /* ---------------------------------------------------------------------- */
 /* CPU hotplug                                                            */
@@ -1113,7 +1114,7 @@ int __smr_domain_init(smr_t smr, struct lock_class_key *key,
 	mutex_unlock(&smr_domains_lock);
 	return 0;
 }
-KPRIM_EXPORT(__smr_domain_init);
+EXPORT_SYMBOL_KPRIM(__smr_domain_init);
 
 /**
  * smr_domain_fini() - tear down a domain initialized with smr_domain_init()
@@ -1160,7 +1161,7 @@ void smr_domain_fini(smr_t smr)
 	synchronize_rcu();
 	free_percpu(pcpu);
 }
-KPRIM_EXPORT(smr_domain_fini);
+EXPORT_SYMBOL_KPRIM(smr_domain_fini);
 
 /**
  * __smr_domain_create() - allocate a domain; use smr_domain_create()
@@ -1195,7 +1196,7 @@ smr_t __smr_domain_create(smr_flags_t flags, const char *name,
 	}
 	return smr;
 }
-KPRIM_EXPORT(__smr_domain_create);
+EXPORT_SYMBOL_KPRIM(__smr_domain_create);
 
 /**
  * smr_domain_free() - destroy a domain made by smr_domain_create()
@@ -1217,7 +1218,7 @@ void smr_domain_free(smr_t smr)
 	if (!READ_ONCE(smr->smr_pcpu))
 		kfree(smr);
 }
-KPRIM_EXPORT(smr_domain_free);
+EXPORT_SYMBOL_KPRIM(smr_domain_free);
 
 /* ---------------------------------------------------------------------- */
 /* Module hooks                                                           */

@@ -120,7 +120,11 @@ struct smr {
  * preemption-disabled (RCU) sections and smr_call() callbacks are dropped.
  */
 #define SMR_DEFINE_FLAGS(var, name, flags)				\
-	struct smr var = {						\
+	struct smr var = __SMR_INITIALIZER(name, flags)
+
+/* The static initializer of SMR_DEFINE_FLAGS(). */
+#define __SMR_INITIALIZER(name, flags)					\
+	{								\
 		.smr_clock = {						\
 			.s_rd_seq = ATOMIC_LONG_INIT(SMR_SEQ_INIT),	\
 			.s_wr_seq = ATOMIC_LONG_INIT(SMR_SEQ_INIT),	\
@@ -203,9 +207,29 @@ void __smr_linkage_invalid(const void *link);
  *   entered      - inside a read section of the domain protecting the pointer
  *   serialized   - holding the writers' lock; stores publish with release
  *   unserialized - the object is no longer visible to readers (or not yet)
- * The _assert variants take a condition (e.g. lockdep_is_held(&lock)) or a
- * domain and report a misuse when it does not hold.
+ *
+ * The serialized _assert variants take a condition, usually
+ * lockdep_is_held(&lock), and report a misuse when it is false.  Like
+ * rcu_dereference_protected(), the condition is evaluated only on kernels
+ * with CONFIG_LOCKDEP; elsewhere it is type-checked but never evaluated
+ * (so lockdep_is_held() leaves no reference to an undefined symbol).  The
+ * entered _assert variants take a domain and check smr_entered() on every
+ * kernel.  In both cases the access still happens.
  */
+
+#ifdef CONFIG_LOCKDEP
+#define __smr_check_held(held_cond, what)				\
+	do {								\
+		if (unlikely(!(held_cond)))				\
+			__smr_assert_failed(what);			\
+	} while (0)
+#else
+#define __smr_check_held(held_cond, what)				\
+	do {								\
+		BUILD_BUG_ON_INVALID(held_cond);			\
+		(void)(what);						\
+	} while (0)
+#endif
 
 #define __smr_ptr_type(ptr)	typeof(*(ptr)->__smr_ptr)
 
@@ -215,7 +239,11 @@ void __smr_linkage_invalid(const void *link);
 
 /* smr_entered_load() - read an SMR pointer inside a read section. */
 #define smr_entered_load(ptr)						\
-	((__smr_ptr_type(ptr) __force __kernel *)READ_ONCE((ptr)->__smr_ptr))
+	({								\
+		typeof(ptr) __smr_el_p = (ptr);				\
+		(__smr_ptr_type(__smr_el_p) __force __kernel *)		\
+			READ_ONCE(__smr_el_p->__smr_ptr);		\
+	})
 
 /* smr_entered_load_assert() - smr_entered_load(), checking @smr is entered. */
 #define smr_entered_load_assert(ptr, smr)				\
@@ -227,8 +255,12 @@ void __smr_linkage_invalid(const void *link);
 
 /* smr_entered_load_acquire() - smr_entered_load() with acquire ordering. */
 #define smr_entered_load_acquire(ptr)					\
-	/* Pairs with the release of smr_serialized_store(). */		\
-	((__smr_ptr_type(ptr) __force __kernel *)smp_load_acquire(&(ptr)->__smr_ptr))
+	({								\
+		typeof(ptr) __smr_ela_p = (ptr);			\
+		/* Pairs with the release of smr_serialized_store(). */	\
+		__auto_type __smr_ela_v = smp_load_acquire(&__smr_ela_p->__smr_ptr); \
+		(__smr_ptr_type(__smr_ela_p) __force __kernel *)__smr_ela_v; \
+	})
 
 /* smr_entered_load_acquire_assert() - the _acquire load, checking @smr. */
 #define smr_entered_load_acquire_assert(ptr, smr)			\
@@ -238,59 +270,82 @@ void __smr_linkage_invalid(const void *link);
 		smr_entered_load_acquire(ptr);				\
 	})
 
-/* smr_serialized_load_assert() - writer-side read, checking @held_cond. */
-#define smr_serialized_load_assert(ptr, held_cond)			\
+/* smr_serialized_load() - writer-side read. */
+#define smr_serialized_load(ptr)					\
 	({								\
-		if (unlikely(!(held_cond)))				\
-			__smr_assert_failed("smr_serialized_load: lock not held"); \
-		((__smr_ptr_type(ptr) __force __kernel *)((ptr)->__smr_ptr)); \
+		typeof(ptr) __smr_sl_p = (ptr);				\
+		(__smr_ptr_type(__smr_sl_p) __force __kernel *)		\
+			(__smr_sl_p->__smr_ptr);			\
 	})
 
-/* smr_serialized_load() - writer-side read. */
-#define smr_serialized_load(ptr)	smr_serialized_load_assert(ptr, true)
+/*
+ * smr_serialized_load_assert() - writer-side read, checking @held_cond
+ * (evaluated only with CONFIG_LOCKDEP).
+ */
+#define smr_serialized_load_assert(ptr, held_cond)			\
+	({								\
+		__smr_check_held(held_cond, "smr_serialized_load: lock not held"); \
+		smr_serialized_load(ptr);				\
+	})
 
 #define __smr_ptr_cast(ptr, value)					\
 	((__smr_ptr_type(ptr) __force __rcu *)(value))
 
 /* smr_init_store() - store before the pointer is visible to readers. */
 #define smr_init_store(ptr, value)					\
-	WRITE_ONCE((ptr)->__smr_ptr, __smr_ptr_cast(ptr, value))
+	do {								\
+		typeof(ptr) __smr_is_p = (ptr);				\
+		WRITE_ONCE(__smr_is_p->__smr_ptr,			\
+			   __smr_ptr_cast(__smr_is_p, value));		\
+	} while (0)
 
 /* smr_clear_store() - store NULL (always allowed). */
 #define smr_clear_store(ptr)		smr_init_store(ptr, NULL)
 
-/* smr_serialized_store_assert() - publish @value (release), checking @held_cond. */
+/*
+ * smr_serialized_store_assert() - publish @value (release), checking
+ * @held_cond (evaluated only with CONFIG_LOCKDEP).
+ */
 #define smr_serialized_store_assert(ptr, value, held_cond)		\
 	do {								\
-		if (unlikely(!(held_cond)))				\
-			__smr_assert_failed("smr_serialized_store: lock not held"); \
+		typeof(ptr) __smr_ss_p = (ptr);				\
+		__smr_check_held(held_cond, "smr_serialized_store: lock not held"); \
 		/* Initialize the object before publishing it. */	\
-		smp_store_release(&(ptr)->__smr_ptr, __smr_ptr_cast(ptr, value)); \
+		smp_store_release(&__smr_ss_p->__smr_ptr,		\
+				  __smr_ptr_cast(__smr_ss_p, value));	\
 	} while (0)
 
 /* smr_serialized_store() - publish @value with release ordering. */
 #define smr_serialized_store(ptr, value)				\
 	smr_serialized_store_assert(ptr, value, true)
 
-/* smr_serialized_store_relaxed_assert() - store an already published value. */
+/*
+ * smr_serialized_store_relaxed_assert() - store an already published
+ * value, checking @held_cond (evaluated only with CONFIG_LOCKDEP).
+ */
 #define smr_serialized_store_relaxed_assert(ptr, value, held_cond)	\
 	do {								\
-		if (unlikely(!(held_cond)))				\
-			__smr_assert_failed("smr_serialized_store_relaxed: lock not held"); \
-		WRITE_ONCE((ptr)->__smr_ptr, __smr_ptr_cast(ptr, value)); \
+		typeof(ptr) __smr_ssr_p = (ptr);			\
+		__smr_check_held(held_cond, "smr_serialized_store_relaxed: lock not held"); \
+		WRITE_ONCE(__smr_ssr_p->__smr_ptr,			\
+			   __smr_ptr_cast(__smr_ssr_p, value));		\
 	} while (0)
 
 /* smr_serialized_store_relaxed() - store a value that was already published. */
 #define smr_serialized_store_relaxed(ptr, value)			\
 	smr_serialized_store_relaxed_assert(ptr, value, true)
 
-/* smr_serialized_swap_assert() - exchange (release), return the old value. */
+/*
+ * smr_serialized_swap_assert() - exchange (release), return the old value,
+ * checking @held_cond (evaluated only with CONFIG_LOCKDEP).
+ */
 #define smr_serialized_swap_assert(ptr, value, held_cond)		\
 	({								\
-		if (unlikely(!(held_cond)))				\
-			__smr_assert_failed("smr_serialized_swap: lock not held"); \
-		((__smr_ptr_type(ptr) __force __kernel *)		\
-		 xchg_release(&(ptr)->__smr_ptr, __smr_ptr_cast(ptr, value))); \
+		typeof(ptr) __smr_sw_p = (ptr);				\
+		__smr_check_held(held_cond, "smr_serialized_swap: lock not held"); \
+		(__smr_ptr_type(__smr_sw_p) __force __kernel *)		\
+			xchg_release(&__smr_sw_p->__smr_ptr,		\
+				     __smr_ptr_cast(__smr_sw_p, value)); \
 	})
 
 /* smr_serialized_swap() - exchange (release), return the old value. */
@@ -299,11 +354,18 @@ void __smr_linkage_invalid(const void *link);
 
 /* smr_unserialized_load() - read when no reader can see the object. */
 #define smr_unserialized_load(ptr)					\
-	((__smr_ptr_type(ptr) __force __kernel *)((ptr)->__smr_ptr))
+	({								\
+		typeof(ptr) __smr_ul_p = (ptr);				\
+		(__smr_ptr_type(__smr_ul_p) __force __kernel *)		\
+			(__smr_ul_p->__smr_ptr);			\
+	})
 
 /* smr_unserialized_store() - store when no reader can see the object. */
 #define smr_unserialized_store(ptr, value)				\
-	((ptr)->__smr_ptr = __smr_ptr_cast(ptr, value))
+	({								\
+		typeof(ptr) __smr_us_p = (ptr);				\
+		__smr_us_p->__smr_ptr = __smr_ptr_cast(__smr_us_p, value); \
+	})
 
 /* ---------------------------------------------------------------------- */
 /* SMR queues                                                             */
@@ -349,11 +411,14 @@ __smrq_tailq_lastp(struct smrq_tailq_head *head)
 }
 
 #define __smrq_lastp(head)						\
-	_Generic(*(head),						\
-		 struct smrq_slist_head : __smrq_slist_lastp,		\
-		 struct smrq_list_head : __smrq_list_lastp,		\
-		 struct smrq_stailq_head : __smrq_stailq_lastp,	\
-		 struct smrq_tailq_head : __smrq_tailq_lastp)(head)
+	({								\
+		typeof(head) __smrq_lp_h = (head);			\
+		_Generic(*__smrq_lp_h,					\
+			 struct smrq_slist_head : __smrq_slist_lastp,	\
+			 struct smrq_list_head : __smrq_list_lastp,	\
+			 struct smrq_stailq_head : __smrq_stailq_lastp, \
+			 struct smrq_tailq_head : __smrq_tailq_lastp)(__smrq_lp_h); \
+	})
 
 static __always_inline void __smrq_s_init(__smrq_slink_t *first,
 					  __smrq_slink_t **lastp)
@@ -374,6 +439,27 @@ static __always_inline void __smrq_d_init(__smrq_link_t *first,
 #define __smrq_dispatch(first, sfn, dfn)				\
 	_Generic(*(first), __smrq_slink_t : sfn, __smrq_link_t : dfn)
 
+/* Select @sfn or @dfn by the kind of linkage @link points to. */
+#define __smrq_select(link, sfn, dfn)					\
+	_Generic(*(link), struct smrq_slink : sfn, struct smrq_link : dfn)
+
+/* The type @ptrtype points to (the element type of a cursor). */
+#define __smrq_elem_type(ptrtype)	typeof(*((ptrtype)NULL))
+
+/*
+ * The element after @elem, whose linkage is @link, read with @load: the
+ * next linkage minus the offset of the linkage in the element.  Macros
+ * below write (*(p)).field rather than (p)->field so that checkpatch does
+ * not mistake the member name for an expression argument.
+ */
+#define __smrq_next(elem, link, load)					\
+	({								\
+		typeof(link) __smrq_nl = (link);			\
+		void *__smrq_nn = load(&__smrq_nl->next);		\
+		(typeof(elem))(__smrq_nn ? __smrq_nn +			\
+			       ((void *)(elem) - (void *)__smrq_nl) : NULL); \
+	})
+
 /* smrq_init() - initialize an empty queue of any kind. */
 #define smrq_init(head)							\
 	({								\
@@ -391,14 +477,17 @@ static __always_inline void __smrq_d_init(__smrq_link_t *first,
 
 /* smrq_entered_next() - next element, inside a read section. */
 #define smrq_entered_next(elem, field)					\
-	__smrq_container_of_safe(smr_entered_load(&(elem)->field.next), \
-				 typeof(*(elem)), field)
+	({								\
+		typeof(elem) __smrq_en_e = (elem);			\
+		__smrq_next(__smrq_en_e, &(*__smrq_en_e).field,		\
+			    smr_entered_load);				\
+	})
 
 /* smrq_entered_foreach() - walk a queue inside a read section. */
 #define smrq_entered_foreach(it, head, field)				\
-	for (typeof(smr_entered_load(&(head)->first)) __smrq_it =	\
-		     smr_entered_load(&(head)->first);			\
-	     ((it) = __smrq_container_of_safe(__smrq_it, typeof(*(it)), field)); \
+	for (__auto_type __smrq_it = smr_entered_load(&(head)->first);	\
+	     ((it) = __smrq_container_of_safe(__smrq_it,		\
+					      __smrq_elem_type(typeof(it)), field)); \
 	     __smrq_it = smr_entered_load(&__smrq_it->next))
 
 /* smrq_serialized_first() - first element, holding the writers' lock. */
@@ -407,23 +496,28 @@ static __always_inline void __smrq_d_init(__smrq_link_t *first,
 
 /* smrq_serialized_next() - next element, holding the writers' lock. */
 #define smrq_serialized_next(elem, field)				\
-	__smrq_container_of_safe(smr_serialized_load(&(elem)->field.next), \
-				 typeof(*(elem)), field)
+	({								\
+		typeof(elem) __smrq_sn_e = (elem);			\
+		__smrq_next(__smrq_sn_e, &(*__smrq_sn_e).field,		\
+			    smr_serialized_load);			\
+	})
 
 /* smrq_serialized_foreach() - walk a queue holding the writers' lock. */
 #define smrq_serialized_foreach(it, head, field)			\
-	for (typeof(smr_serialized_load(&(head)->first)) __smrq_it =	\
-		     smr_serialized_load(&(head)->first);		\
-	     ((it) = __smrq_container_of_safe(__smrq_it, typeof(*(it)), field)); \
+	for (__auto_type __smrq_it = smr_serialized_load(&(head)->first); \
+	     ((it) = __smrq_container_of_safe(__smrq_it,		\
+					      __smrq_elem_type(typeof(it)), field)); \
 	     __smrq_it = smr_serialized_load(&__smrq_it->next))
 
-/* smrq_serialized_foreach_safe() - walk, allowing removal of @it. */
+/*
+ * smrq_serialized_foreach_safe() - walk, allowing removal of @it: the
+ * cursor moves to the next element before the body runs.
+ */
 #define smrq_serialized_foreach_safe(it, head, field)			\
-	for (typeof(smr_serialized_load(&(head)->first)) __smrq_it =	\
-		     smr_serialized_load(&(head)->first), __smrq_nx = __smrq_it; \
-	     ((it) = __smrq_container_of_safe(__smrq_it, typeof(*(it)), field)) && \
-	     ((__smrq_nx = smr_serialized_load(&__smrq_it->next)) || true); \
-	     __smrq_it = __smrq_nx)
+	for (__auto_type __smrq_it = smr_serialized_load(&(head)->first); \
+	     ((it) = __smrq_container_of_safe(__smrq_it,		\
+					      __smrq_elem_type(typeof(it)), field)) && \
+	     ((__smrq_it = smr_serialized_load(&__smrq_it->next)) || true);)
 
 /* Insertion after @prev (a head's first or an element's next). */
 static __always_inline bool __smrq_s_insert_ok(__smrq_slink_t *prev,
@@ -486,9 +580,11 @@ __smrq_d_insert(__smrq_link_t *prev, struct smrq_link *elem,
 }
 
 #define __smrq_insert(prev, elem, next, lastp, relaxed)			\
-	_Generic(*(elem),						\
-		 struct smrq_slink : __smrq_s_insert,			\
-		 struct smrq_link : __smrq_d_insert)(prev, elem, next, lastp, relaxed)
+	({								\
+		__auto_type __smrq_ie = (elem);				\
+		__smrq_select(__smrq_ie, __smrq_s_insert,		\
+			      __smrq_d_insert)(prev, __smrq_ie, next, lastp, relaxed); \
+	})
 
 #define __smrq_insert_head(head, elem, relaxed)				\
 	({								\
@@ -596,10 +692,10 @@ __smrq_d_remove(__smrq_link_t *first, struct smrq_link *elem,
 #define smrq_serialized_remove(head, elem)				\
 	({								\
 		typeof(head) __h = (head);				\
-		_Generic(*(elem),					\
-			 struct smrq_slink : __smrq_s_remove,		\
-			 struct smrq_link : __smrq_d_remove)(&__h->first, (elem), \
-							      __smrq_lastp(__h)); \
+		__auto_type __smrq_re = (elem);				\
+		__smrq_select(__smrq_re, __smrq_s_remove,		\
+			      __smrq_d_remove)(&__h->first, __smrq_re,	\
+					       __smrq_lastp(__h));	\
 	})
 
 static __always_inline void
@@ -649,10 +745,10 @@ __smrq_d_replace(__smrq_link_t *first, struct smrq_link *old_elem,
 #define smrq_serialized_replace(head, old_elem, new_elem)		\
 	({								\
 		typeof(head) __h = (head);				\
-		_Generic(*(old_elem),					\
-			 struct smrq_slink : __smrq_s_replace,		\
-			 struct smrq_link : __smrq_d_replace)(&__h->first, \
-				(old_elem), (new_elem), __smrq_lastp(__h)); \
+		__auto_type __smrq_ro = (old_elem);			\
+		__smrq_select(__smrq_ro, __smrq_s_replace,		\
+			      __smrq_d_replace)(&__h->first, __smrq_ro,	\
+						(new_elem), __smrq_lastp(__h)); \
 	})
 
 static __always_inline void __smrq_iter_check(const void *chk)
@@ -672,7 +768,7 @@ static __always_inline void __smrq_iter_check(const void *chk)
 	for (__smrq_slink_t *__prev_##it = &(head)->first,		\
 	     *__chk_##it = __prev_##it;					\
 	     ((it) = __smrq_container_of_safe(smr_serialized_load(__prev_##it), \
-					      typeof(*(it)), field));	\
+					      __smrq_elem_type(typeof(it)), field)); \
 	     __smrq_iter_check(__chk_##it), __chk_##it = __prev_##it)
 
 /* smrq_serialized_iter_next() - move the cursor to the next element. */
@@ -681,7 +777,7 @@ static __always_inline void __smrq_iter_check(const void *chk)
 		if (unlikely(__chk_##it != __prev_##it))		\
 			__smr_assert_failed("smrq_serialized_iter_next: cursor moved twice"); \
 		__chk_##it = NULL;					\
-		__prev_##it = &(it)->field.next;			\
+		__prev_##it = &(*(it)).field.next;			\
 	})
 
 /* smrq_serialized_iter_erase() - unlink the element under the cursor. */
@@ -690,7 +786,7 @@ static __always_inline void __smrq_iter_check(const void *chk)
 		if (unlikely(__chk_##it != __prev_##it))		\
 			__smr_assert_failed("smrq_serialized_iter_erase: cursor moved twice"); \
 		__chk_##it = NULL;					\
-		__smrq_s_remove_one(__prev_##it, &(it)->field, NULL);	\
+		__smrq_s_remove_one(__prev_##it, &(*(it)).field, NULL); \
 	})
 
 static __always_inline void
