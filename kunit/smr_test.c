@@ -416,8 +416,7 @@ static void smr_test_barrier_many(struct kunit *test)
 	smr_barrier(smr);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), (long)SMR_TEST_MANY);
 	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_cb_run), (long)SMR_TEST_MANY);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&smr->smr_cb_queued),
-			(long)SMR_TEST_MANY);
+	KUNIT_EXPECT_EQ(test, __smr_cb_queued(smr), (unsigned long)SMR_TEST_MANY);
 	smr_domain_free(smr);
 	vfree(cbs);
 }

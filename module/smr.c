@@ -26,6 +26,15 @@
  * counted; the outer sequence stays published, which is the conservative
  * choice, and the matching smr_leave() calls unwind the depth.
  *
+ * The common case is inline in <kprim/smr.h>: in task context (one
+ * preempt-count test), with the domain initialized and this CPU's task slot
+ * free (one per-CPU load, which is also the nesting check), smr_enter()
+ * publishes the sequence without a call; smr_leave() clears a task slot of
+ * depth 1 the same way.  The task slot is the first member of the per-CPU
+ * state so the header needs no other layout.  Every other case (softirq,
+ * hard IRQ, nesting, leave without enter, uninitialized domain) goes to
+ * __smr_enter_slow()/__smr_leave_slow(), which report the misuse.
+ *
  * Poll.  smr_poll(goal) returns true at once when goal <= rd_seq.
  * Otherwise it issues a full fence and computes the minimum over wr_seq and
  * every published slot and sleepable tracker; it then raises rd_seq to that
@@ -51,7 +60,9 @@
  *
  * Callbacks.  smr_call() appends the node to this CPU's "current" queue,
  * accounting count and size (saturating; SMR_CALL_EXPEDITE forces the
- * limit).  Above 128 callbacks or 256 KiB the queue is sealed right away:
+ * limit), with nothing shared between CPUs on that path: the queued count
+ * is per CPU and the misuse check reads this CPU's slot (the sleepable
+ * trackers are scanned only while a sleepable section exists).  Above 128 callbacks or 256 KiB the queue is sealed right away:
  * it gets a deferred-advance goal and joins the "wait" queue (a later goal
  * covers both), and the per-CPU work item is kicked.  Below the limits the
  * work item is armed with a SMR_CALL_DELAY_MS timer: this is the forward
@@ -62,9 +73,14 @@
  * through all three stages.
  *
  * Barrier.  smr_barrier() pushes a per-CPU barrier node (embedded in
- * smr_pcpu) through every online CPU's queue with an expedited size and
- * waits for all of them, then waits for in-flight worker runs (flush_work)
- * so callbacks of a CPU that went offline meanwhile are finished too.
+ * smr_pcpu) through the queue of every online CPU that has callbacks
+ * queued or a batch running (the worker sets "running" under the queue
+ * lock while it runs a detached batch) with an expedited size, and waits
+ * for all of them.  Like rcu_barrier() it skips the other CPUs, which
+ * then wake nobody; if it skipped any, it waits for a goal itself so it
+ * still waits for readers.  Finally it waits for in-flight worker runs
+ * (flush_work) so callbacks of a CPU that went offline meanwhile are
+ * finished too.
  *
  * CPU hotplug.  A CPUHP_BP_PREPARE_DYN teardown callback runs after a CPU
  * died: it moves the dead CPU's three queues, in order, to the "wait" queue
@@ -114,11 +130,6 @@ enum smr_ctx {
 	SMR_CTX_NR,
 };
 
-struct smr_slot {
-	unsigned long seq;
-	unsigned int depth;
-};
-
 /* A FIFO of callback nodes with its goal, pressure and age. */
 struct smr_cbq {
 	struct smr_node *head;
@@ -130,7 +141,11 @@ struct smr_cbq {
 };
 
 struct smr_pcpu {
-	/* Written only by this CPU's readers; read by pollers. */
+	/*
+	 * Written only by this CPU's readers; read by pollers.  First, task
+	 * slot first: the inline smr_enter()/smr_leave() of <kprim/smr.h>
+	 * find the task slot at the start of the per-CPU state.
+	 */
 	struct smr_slot slot[SMR_CTX_NR];
 
 	/* Callback queues, under @lock (irq-safe). */
@@ -142,11 +157,15 @@ struct smr_pcpu {
 	struct smr_node barrier_node;
 	struct smr *smr;
 	int cpu;
+	bool running;		/* the worker is running callbacks */
+	unsigned long cb_queued;	/* callbacks passed to smr_call() */
 
 	/* Active sleepable sections that entered on this CPU. */
 	spinlock_t trk_lock ____cacheline_aligned_in_smp;
 	struct list_head trackers;
 };
+
+static_assert(SMR_CTX_TASK == 0 && offsetof(struct smr_pcpu, slot) == 0);
 
 static DEFINE_MUTEX(smr_domains_lock);
 static LIST_HEAD(smr_domains);
@@ -163,12 +182,8 @@ struct smr smr_system_sleepable =
 EXPORT_SYMBOL_KPRIM(smr_system_sleepable);
 
 #ifdef CONFIG_DEBUG_LOCK_ALLOC
-#define smr_dep_acquire(smr)	lock_map_acquire_read(&(smr)->smr_dep_map)
-#define smr_dep_release(smr)	lock_map_release(&(smr)->smr_dep_map)
 #define smr_dep_sync(smr)	lock_map_sync(&(smr)->smr_dep_map)
 #else
-#define smr_dep_acquire(smr)	((void)(smr))
-#define smr_dep_release(smr)	((void)(smr))
 #define smr_dep_sync(smr)	((void)(smr))
 #endif
 
@@ -185,9 +200,11 @@ static void smr_barrier_cb(struct smr_node *node);
 
 static __always_inline enum smr_ctx smr_ctx(void)
 {
-	if (in_nmi() || in_hardirq())
+	unsigned int count = preempt_count();
+
+	if (count & (NMI_MASK | HARDIRQ_MASK))
 		return SMR_CTX_HARDIRQ;
-	if (in_serving_softirq())
+	if (count & SOFTIRQ_OFFSET)
 		return SMR_CTX_SOFTIRQ;
 	return SMR_CTX_TASK;
 }
@@ -215,6 +232,30 @@ unsigned long smr_misuse_count(smr_t smr)
 	return atomic_long_read(smr ? &smr->smr_misuse : &smr_global_misuse);
 }
 EXPORT_SYMBOL_KPRIM(smr_misuse_count);
+
+/**
+ * __smr_cb_queued() - number of callbacks passed to smr_call()
+ * @smr: the domain
+ *
+ * The sum of per-CPU counters, for debugfs and the tests; callbacks
+ * dropped because the domain was not initialized are not counted.
+ *
+ * Context: any.
+ * Return: the number of callbacks queued so far.
+ */
+unsigned long __smr_cb_queued(smr_t smr)
+{
+	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
+	unsigned long queued = 0;
+	int cpu;
+
+	if (!pcpu)
+		return 0;
+	for_each_possible_cpu(cpu)
+		queued += READ_ONCE(per_cpu_ptr(pcpu, cpu)->cb_queued);
+	return queued;
+}
+EXPORT_SYMBOL_KPRIM(__smr_cb_queued);
 
 /**
  * __smr_assert_failed() - report a failed SMR accessor or iterator check
@@ -507,23 +548,21 @@ bool smr_entered(smr_t smr)
 EXPORT_SYMBOL_KPRIM(smr_entered);
 
 /**
- * smr_enter() - enter a non-preemptible read section
+ * __smr_enter_slow() - smr_enter() outside its inline fast path
  * @smr: the domain
  *
- * Disables preemption until the matching smr_leave().  Sections are not
- * reentrant: entering @smr again in the same context is a reported misuse
- * (it is counted and kept safe).  A softirq may enter the domain while it
- * interrupts a task section.  Use from hard IRQ context is reported.
+ * Called by smr_enter() with preemption already disabled when the domain
+ * is not initialized, outside task context, or when this CPU's task slot
+ * is in use (nesting).  Reports the misuse cases.
  *
- * Context: task or softirq context.
+ * Context: task or softirq context, preemption disabled by smr_enter().
  */
-void smr_enter(smr_t smr)
+void __smr_enter_slow(smr_t smr)
 {
 	struct smr_pcpu __percpu *pcpu;
 	struct smr_slot *slot;
 	enum smr_ctx ctx;
 
-	preempt_disable();
 	pcpu = READ_ONCE(smr->smr_pcpu);
 	if (unlikely(!pcpu)) {
 		/* A preemption-disabled section is still an RCU section. */
@@ -542,20 +581,21 @@ void smr_enter(smr_t smr)
 	/* Publish the slot before the section's loads; pairs with poll. */
 	smp_mb();
 	if (ctx == SMR_CTX_TASK)
-		smr_dep_acquire(smr);
+		__smr_dep_acquire(smr);
 }
-EXPORT_SYMBOL_KPRIM(smr_enter);
+EXPORT_SYMBOL_KPRIM(__smr_enter_slow);
 
 /**
- * smr_leave() - leave a section entered with smr_enter()
+ * __smr_leave_slow() - smr_leave() outside its inline fast path
  * @smr: the domain
  *
- * Leaving a section that was not entered (in this context, on this CPU) is
- * reported and ignored.
+ * Called by smr_leave() for an uninitialized domain, outside task
+ * context, for a nested section, or when no section is entered (reported
+ * and ignored).
  *
  * Context: the context that called smr_enter().
  */
-void smr_leave(smr_t smr)
+void __smr_leave_slow(smr_t smr)
 {
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 	struct smr_slot *slot;
@@ -577,13 +617,13 @@ void smr_leave(smr_t smr)
 	}
 	if (--slot->depth == 0) {
 		if (ctx == SMR_CTX_TASK)
-			smr_dep_release(smr);
+			__smr_dep_release(smr);
 		/* The section's loads complete before the slot clears. */
 		smp_store_release(&slot->seq, SMR_SEQ_INVALID);
 	}
 	preempt_enable();
 }
-EXPORT_SYMBOL_KPRIM(smr_leave);
+EXPORT_SYMBOL_KPRIM(__smr_leave_slow);
 
 /**
  * smr_enter_sleepable() - enter a sleepable read section
@@ -628,7 +668,7 @@ void smr_enter_sleepable(smr_t smr, smr_tracker_t tracker)
 	put_cpu();
 	/* Publish the tracker before the section's loads; pairs with poll. */
 	smp_mb();
-	smr_dep_acquire(smr);
+	__smr_dep_acquire(smr);
 }
 EXPORT_SYMBOL_KPRIM(smr_enter_sleepable);
 
@@ -653,7 +693,7 @@ void smr_leave_sleepable(smr_t smr, smr_tracker_t tracker)
 		SMR_MISUSE(smr, " without smr_enter_sleepable");
 		return;
 	}
-	smr_dep_release(smr);
+	__smr_dep_release(smr);
 	/* The section's loads complete before the tracker disappears. */
 	smp_mb();
 	pc = per_cpu_ptr(pcpu, tracker->smrt_cpu);
@@ -776,6 +816,8 @@ static void smr_worker(struct work_struct *work)
 	node = pc->old.head;
 	smr_cbq_reset(&pc->old);
 	more = pc->wait.cnt || pc->cur.cnt;
+	/* smr_barrier() does not skip this CPU until the batch has run. */
+	pc->running = true;
 	spin_unlock_irq(&pc->lock);
 
 	for (; node; node = next) {
@@ -788,6 +830,9 @@ static void smr_worker(struct work_struct *work)
 			cond_resched();
 	}
 	atomic_long_add(ran, &smr->smr_cb_run);
+	spin_lock_irq(&pc->lock);
+	pc->running = false;
+	spin_unlock_irq(&pc->lock);
 
 	if (more)
 		mod_delayed_work_on(pc->cpu, smr_wq, &pc->work, 1);
@@ -812,26 +857,29 @@ void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb)
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
 	struct smr_pcpu *pc;
 	unsigned long flags;
-	bool kick;
+	bool kick, entered;
 
-	if (!pcpu) {
+	if (unlikely(!pcpu)) {
 		SMR_MISUSE(smr, ": domain not initialized, callback dropped");
 		return;
 	}
-	if (!node || !cb) {
+	if (unlikely(!node || !cb)) {
 		SMR_MISUSE(smr, ": NULL node or callback");
 		return;
 	}
-	if (smr_entered(smr))
-		SMR_MISUSE(smr, " inside a section");
 
 	node->smrn_next = NULL;
 	node->smrn_cb = cb;
-	atomic_long_inc(&smr->smr_cb_queued);
 
 	local_irq_save(flags);
 	pc = this_cpu_ptr(pcpu);
+	/*
+	 * Misuse check, as smr_entered() but inline: with interrupts off, a
+	 * busy slot of the current context on this CPU is the caller's.
+	 */
+	entered = pc->slot[smr_ctx()].depth != 0;
 	spin_lock(&pc->lock);
+	pc->cb_queued++;
 	if (!pc->cur.cnt)
 		pc->cur.stamp = jiffies;
 	*pc->cur.tail = node;
@@ -848,6 +896,12 @@ void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb)
 		queue_delayed_work_on(pc->cpu, smr_wq, &pc->work,
 				      msecs_to_jiffies(SMR_CALL_DELAY_MS));
 	local_irq_restore(flags);
+
+	/* Sleepable sections: scanned only while some exist. */
+	if (unlikely(entered ||
+		     (in_task() && atomic_long_read(&smr->smr_nsleepers) &&
+		      smr_tracker_held(smr, pcpu))))
+		SMR_MISUSE(smr, " inside a section");
 }
 EXPORT_SYMBOL_KPRIM(smr_call);
 
@@ -874,6 +928,7 @@ static void smr_barrier_cb(struct smr_node *node)
 void smr_barrier(smr_t smr)
 {
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
+	bool skipped = false;
 	int cpu;
 
 	if (pcpu && (smr_entered(smr) || smr_in_own_worker(smr))) {
@@ -896,8 +951,19 @@ void smr_barrier(smr_t smr)
 	for_each_online_cpu(cpu) {
 		struct smr_pcpu *pc = per_cpu_ptr(pcpu, cpu);
 
-		atomic_inc(&smr->smr_barrier_pending);
 		spin_lock_irq(&pc->lock);
+		/*
+		 * As rcu_barrier(), skip a CPU with nothing queued and no
+		 * batch running: every callback queued there before this
+		 * point has returned.
+		 */
+		if (!pc->cur.cnt && !pc->wait.cnt && !pc->old.cnt &&
+		    !pc->running) {
+			spin_unlock_irq(&pc->lock);
+			skipped = true;
+			continue;
+		}
+		atomic_inc(&smr->smr_barrier_pending);
 		pc->barrier_node.smrn_next = NULL;
 		pc->barrier_node.smrn_cb = smr_barrier_cb;
 		if (!pc->cur.cnt)
@@ -914,6 +980,9 @@ void smr_barrier(smr_t smr)
 	if (atomic_dec_and_test(&smr->smr_barrier_pending))
 		complete(&smr->smr_barrier_done);
 	wait_for_completion(&smr->smr_barrier_done);
+	/* Skipped CPUs had no barrier node to wait for readers: wait here. */
+	if (skipped)
+		__smr_wait(smr, pcpu, smr_deferred_advance(smr));
 	/* Callbacks of a CPU that died meanwhile may still be running. */
 	for_each_possible_cpu(cpu)
 		flush_work(&per_cpu_ptr(pcpu, cpu)->work.work);
@@ -1001,7 +1070,7 @@ static int smr_domain_show(struct seq_file *m, void *v)
 	seq_printf(m, "advances    : %ld\n", atomic_long_read(&smr->smr_advances));
 	seq_printf(m, "synchronize : %ld\n", atomic_long_read(&smr->smr_syncs));
 	seq_printf(m, "barrier     : %ld\n", atomic_long_read(&smr->smr_barriers));
-	seq_printf(m, "cb_queued   : %ld\n", atomic_long_read(&smr->smr_cb_queued));
+	seq_printf(m, "cb_queued   : %lu\n", __smr_cb_queued(smr));
 	seq_printf(m, "cb_run      : %ld\n", atomic_long_read(&smr->smr_cb_run));
 	seq_printf(m, "sleepers    : %ld\n", atomic_long_read(&smr->smr_nsleepers));
 	seq_printf(m, "misuse      : %ld\n", atomic_long_read(&smr->smr_misuse));

@@ -15,6 +15,8 @@
 #include <linux/completion.h>
 #include <linux/lockdep.h>
 #include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/preempt.h>
 #include <linux/stddef.h>
 #include <linux/types.h>
 #include <asm/barrier.h>
@@ -58,6 +60,20 @@ struct smr_clock {
 struct smr_pcpu;
 
 /**
+ * struct smr_slot - a CPU's reader slot for one context (private)
+ * @seq: the write sequence published by the section, 0 outside sections
+ * @depth: section nesting depth (more than 1 is a reported misuse)
+ *
+ * Each CPU has one slot per context (task, softirq, hard IRQ) at the start
+ * of its per-CPU state, the task slot first, so the inline smr_enter() and
+ * smr_leave() reach the task slot from &struct smr alone.
+ */
+struct smr_slot {
+	unsigned long seq;
+	unsigned int depth;
+};
+
+/**
  * struct smr - an SMR domain
  * @smr_clock: read and write sequences
  * @smr_pcpu: per-CPU reader slots, callback queues and sleepable sections;
@@ -69,7 +85,6 @@ struct smr_pcpu;
  * @smr_advances: write sequence advances
  * @smr_syncs: smr_synchronize() calls
  * @smr_barriers: smr_barrier() calls
- * @smr_cb_queued: callbacks passed to smr_call()
  * @smr_cb_run: callbacks run
  * @smr_link: linkage on kprim's list of domains
  * @smr_debugfs: the domain's debugfs file
@@ -94,7 +109,6 @@ struct smr {
 	atomic_long_t smr_advances;
 	atomic_long_t smr_syncs;
 	atomic_long_t smr_barriers;
-	atomic_long_t smr_cb_queued;
 	atomic_long_t smr_cb_run;
 	struct list_head smr_link;
 	struct dentry *smr_debugfs;
@@ -178,8 +192,8 @@ extern struct smr smr_system;
 extern struct smr smr_system_sleepable;
 
 bool smr_entered(smr_t smr);
-void smr_enter(smr_t smr);
-void smr_leave(smr_t smr);
+void __smr_enter_slow(smr_t smr);
+void __smr_leave_slow(smr_t smr);
 void smr_enter_sleepable(smr_t smr, smr_tracker_t tracker);
 void smr_leave_sleepable(smr_t smr, smr_tracker_t tracker);
 
@@ -193,10 +207,96 @@ void smr_barrier(smr_t smr);
 void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb);
 
 unsigned long smr_misuse_count(smr_t smr);
+unsigned long __smr_cb_queued(smr_t smr);
 
 /* Reports for the inline accessors below (counted, WARN once). */
 void __smr_assert_failed(const char *what);
 void __smr_linkage_invalid(const void *link);
+
+/* ---------------------------------------------------------------------- */
+/* Read sections: the inline fast path                                    */
+/* ---------------------------------------------------------------------- */
+
+/* Lockdep sees a task-context section as a recursive read acquisition. */
+#ifdef CONFIG_DEBUG_LOCK_ALLOC
+#define __smr_dep_acquire(smr)	lock_map_acquire_read(&(smr)->smr_dep_map)
+#define __smr_dep_release(smr)	lock_map_release(&(smr)->smr_dep_map)
+#else
+#define __smr_dep_acquire(smr)	((void)(smr))
+#define __smr_dep_release(smr)	((void)(smr))
+#endif
+
+/* The task-context slot of @pcpu: the first member of each CPU's state. */
+static __always_inline struct smr_slot __percpu *
+__smr_task_slot(struct smr_pcpu __percpu *pcpu)
+{
+	return (struct smr_slot __percpu *)pcpu;
+}
+
+/**
+ * smr_enter() - enter a non-preemptible read section
+ * @smr: the domain
+ *
+ * Disables preemption until the matching smr_leave().  Sections are not
+ * reentrant: entering @smr again in the same context is a reported misuse
+ * (it is counted and kept safe).  A softirq may enter the domain while it
+ * interrupts a task section.  Use from hard IRQ context is reported.
+ *
+ * The common case (task context, initialized domain, no section of @smr
+ * on this CPU) is inline: publish the write sequence in this CPU's task
+ * slot and issue a full fence.  Everything else, misuse included, is
+ * handled out of line by __smr_enter_slow().
+ *
+ * Context: task or softirq context.
+ */
+static __always_inline void smr_enter(smr_t smr)
+{
+	struct smr_pcpu __percpu *pcpu;
+	struct smr_slot __percpu *slot;
+
+	preempt_disable();
+	pcpu = READ_ONCE(smr->smr_pcpu);
+	slot = __smr_task_slot(pcpu);
+	if (unlikely(!pcpu || !in_task() || __this_cpu_read(slot->depth))) {
+		__smr_enter_slow(smr);
+		return;
+	}
+	__this_cpu_write(slot->depth, 1);
+	__this_cpu_write(slot->seq,
+			 (smr_seq_t)atomic_long_read(&smr->smr_clock.s_wr_seq));
+	/* Publish the slot before the section's loads; pairs with smr_poll(). */
+	smp_mb();
+	__smr_dep_acquire(smr);
+}
+
+/**
+ * smr_leave() - leave a section entered with smr_enter()
+ * @smr: the domain
+ *
+ * Leaving a section that was not entered (in this context, on this CPU) is
+ * reported and ignored.  The common case (task context, depth 1) is inline;
+ * a task slot of depth 1 on this CPU can only be the caller's, since its
+ * owner runs with preemption disabled.  Everything else is handled out of
+ * line by __smr_leave_slow().
+ *
+ * Context: the context that called smr_enter().
+ */
+static __always_inline void smr_leave(smr_t smr)
+{
+	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
+	struct smr_slot __percpu *slot = __smr_task_slot(pcpu);
+
+	/* this_cpu_read(): the caller may be preemptible (a misuse). */
+	if (unlikely(!pcpu || !in_task() || this_cpu_read(slot->depth) != 1)) {
+		__smr_leave_slow(smr);
+		return;
+	}
+	__smr_dep_release(smr);
+	__this_cpu_write(slot->depth, 0);
+	/* The section's loads complete before the slot clears. */
+	smp_store_release(raw_cpu_ptr(&slot->seq), SMR_SEQ_INVALID);
+	preempt_enable();
+}
 
 /* ---------------------------------------------------------------------- */
 /* SMR pointers                                                           */
