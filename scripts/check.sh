@@ -6,16 +6,17 @@
 #   1. install missing Debian packages (scripts/install-deps.sh)
 #   2. build the cached debug test kernel (scripts/build-test-kernel.sh)
 #   3. build kprim.ko and the KUnit modules against it (W=1, -Werror), and
-#      check Module.symvers: every export GPL-only, in namespace KPRIM;
-#      lint (scripts/lint.sh: checkpatch, kernel-doc, sparse)
-#   4. boot it in QEMU (TCG, -smp 4): load kprim, run every KUnit module,
+#      check Module.symvers: every export GPL-only, in namespace KPRIM
+#   4. lint (scripts/lint.sh: checkpatch --strict, kernel-doc, sparse)
+#   5. boot it in QEMU (TCG, -smp 4): load kprim, run every KUnit module,
 #      unload, load/unload loop, kmemleak scan; parse KTAP with kunit.py;
 #      any kernel splat fails the run
-#   5. build kprim.ko against Debian's stock headers and boot the stock
-#      kernel: load, debugfs root present, unload
+#   6. the sample consumer driver on the test kernel (scripts/sample-check.sh)
+#   7. build kprim.ko and the sample against Debian's stock headers, boot the
+#      stock kernel (load, debugfs root present, unload), DKMS build
 #
 # Environment: SUITE=vmem[,smr...] runs only those KUnit suites (and skips
-# lint, the sample and step 5); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
+# steps 4, 6 and 7); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
 # KPRIM_QEMU_ACCEL, KPRIM_QEMU_TIMEOUT, KPRIM_LOOPS, KPRIM_CACHE.
 #
 # Ends with exactly one line "N passed, N failed[, N skipped]" and exits
@@ -74,15 +75,15 @@ count_lines() { # count "  ok"/"  FAIL" lines of a sub-check's output
 	failed=$((failed + $(grep -c '^  FAIL' "$1" || true)))
 }
 
-step "1/5 packages"
+step "1/7 packages"
 "$KPRIM_TOP/scripts/install-deps.sh"
 echo "  all required Debian packages present"
 
-step "2/5 test kernel (${KERNEL:-debug})"
+step "2/7 test kernel (${KERNEL:-debug})"
 kdir=$("$KPRIM_TOP/scripts/build-test-kernel.sh")
 src=$(kprim_src_dir)
 
-step "3/5 build kprim and KUnit modules against $(basename "$kdir")"
+step "3/7 build kprim and KUnit modules against $(basename "$kdir")"
 rm -rf "$build/test"
 mkdir -p "$build"
 run_with_progress "$build/test.build.log" "module build" \
@@ -104,7 +105,7 @@ else
 	result fail "Module.symvers: exports outside namespace KPRIM or not GPL: $bad"
 fi
 
-step "lint: checkpatch, kernel-doc, sparse"
+step "4/7 lint: checkpatch, kernel-doc, sparse"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE; run make lint)"
 else
@@ -113,7 +114,7 @@ else
 	count_lines "$build/lint.txt"
 fi
 
-step "4/5 KUnit in QEMU"
+step "5/7 KUnit in QEMU"
 tests=()
 if [ -n "${SUITE:-}" ]; then
 	for s in ${SUITE//,/ }; do
@@ -152,7 +153,7 @@ python3 "$KPRIM_TOP/scripts/ktap-report.py" --results "$run/results.log" \
 tally "$run/report.txt"
 echo "  console log: $run/console.log"
 
-step "4b/5 sample consumer driver on the test kernel"
+step "6/7 sample consumer driver on the test kernel"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE)"
 else
@@ -161,7 +162,7 @@ else
 	count_lines "$build/sample-test.txt"
 fi
 
-step "5/5 distro kernel: load check, sample, DKMS"
+step "7/7 distro kernel: load check, sample, DKMS"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE)"
 else
