@@ -62,9 +62,12 @@
  * accounting count and size (saturating; SMR_CALL_EXPEDITE forces the
  * limit), with nothing shared between CPUs on that path: the queued count
  * is per CPU and the misuse check reads this CPU's slot (the sleepable
- * trackers are scanned only while a sleepable section exists).  Above 128 callbacks or 256 KiB the queue is sealed right away:
- * it gets a deferred-advance goal and joins the "wait" queue (a later goal
- * covers both), and the per-CPU work item is kicked.  Below the limits the
+ * trackers are scanned only while a sleepable section exists).  Above
+ * 128 callbacks or 256 KiB the queue is sealed right away: it gets a
+ * deferred-advance goal and joins the "wait" queue (a later goal covers
+ * both), and the per-CPU work item is kicked unless a kick is already
+ * pending (the "kicked" flag, cleared when the worker starts; the worker
+ * seals everything current when it runs).  Below the limits the
  * work item is armed with a SMR_CALL_DELAY_MS timer: this is the forward
  * progress guarantee XNU lacks (XNU relies on scheduler ticks).  The worker
  * seals whatever is current, promotes "wait" to "old" when "old" is empty,
@@ -158,6 +161,7 @@ struct smr_pcpu {
 	struct smr *smr;
 	int cpu;
 	bool running;		/* the worker is running callbacks */
+	bool kicked;		/* the worker is queued to run at once */
 	unsigned long cb_queued;	/* callbacks passed to smr_call() */
 
 	/* Active sleepable sections that entered on this CPU. */
@@ -792,6 +796,8 @@ static void smr_worker(struct work_struct *work)
 	smr_seq_t goal;
 
 	spin_lock_irq(&pc->lock);
+	/* From here on, a new kick must queue the work again. */
+	pc->kicked = false;
 	smr_cbq_seal(smr, pc);
 	if (!pc->old.cnt && pc->wait.cnt) {
 		pc->old = pc->wait;
@@ -834,7 +840,8 @@ static void smr_worker(struct work_struct *work)
 	pc->running = false;
 	spin_unlock_irq(&pc->lock);
 
-	if (more)
+	/* A kick since the start already queued the next run. */
+	if (more && !READ_ONCE(pc->kicked))
 		mod_delayed_work_on(pc->cpu, smr_wq, &pc->work, 1);
 }
 
@@ -887,12 +894,19 @@ void smr_call(smr_t smr, smr_node_t node, size_t size, smr_cb_t cb)
 	pc->cur.cnt++;
 	pc->cur.size = size_add(pc->cur.size, size);
 	kick = pc->cur.cnt > SMR_CALL_CNT_MAX || pc->cur.size > SMR_CALL_SIZE_MAX;
-	if (kick)
+	if (kick) {
 		smr_cbq_seal(smr, pc);
+		/*
+		 * The worker seals "current" when it starts: while a kick is
+		 * pending, later batches need no mod_delayed_work_on().
+		 */
+		kick = !pc->kicked;
+		pc->kicked = true;
+	}
 	spin_unlock(&pc->lock);
 	if (kick)
 		mod_delayed_work_on(pc->cpu, smr_wq, &pc->work, 0);
-	else if (!delayed_work_pending(&pc->work))
+	else if (!pc->kicked && !delayed_work_pending(&pc->work))
 		queue_delayed_work_on(pc->cpu, smr_wq, &pc->work,
 				      msecs_to_jiffies(SMR_CALL_DELAY_MS));
 	local_irq_restore(flags);
