@@ -29,7 +29,4 @@
 #define KPRIM_MODULE_IMPORT_NS()	MODULE_IMPORT_NS(KPRIM)
 #endif
 
-/* Transitional spelling, removed once every file uses EXPORT_SYMBOL_KPRIM. */
-#define KPRIM_EXPORT(sym)	EXPORT_SYMBOL_KPRIM(sym)
-
 #endif /* _KPRIM_COMPAT_H */
