@@ -81,9 +81,9 @@
  * lock while it runs a detached batch) with an expedited size, and waits
  * for all of them.  Like rcu_barrier() it skips the other CPUs, which
  * then wake nobody; if it skipped any, it waits for a goal itself so it
- * still waits for readers.  Finally it waits for in-flight worker runs
- * (flush_work) so callbacks of a CPU that went offline meanwhile are
- * finished too.
+ * still waits for readers.  Finally it waits for worker runs still in
+ * flight ("running" set: flush_work) so callbacks of a CPU that went
+ * offline meanwhile are finished too.
  *
  * CPU hotplug.  A CPUHP_BP_PREPARE_DYN teardown callback runs after a CPU
  * died: it moves the dead CPU's three queues, in order, to the "wait" queue
@@ -997,9 +997,20 @@ void smr_barrier(smr_t smr)
 	/* Skipped CPUs had no barrier node to wait for readers: wait here. */
 	if (skipped)
 		__smr_wait(smr, pcpu, smr_deferred_advance(smr));
-	/* Callbacks of a CPU that died meanwhile may still be running. */
-	for_each_possible_cpu(cpu)
-		flush_work(&per_cpu_ptr(pcpu, cpu)->work.work);
+	/*
+	 * A batch detached by the worker of a CPU that died meanwhile may
+	 * still be running while the barrier node, handed off, already ran.
+	 */
+	for_each_possible_cpu(cpu) {
+		struct smr_pcpu *pc = per_cpu_ptr(pcpu, cpu);
+		bool running;
+
+		spin_lock_irq(&pc->lock);
+		running = pc->running;
+		spin_unlock_irq(&pc->lock);
+		if (running)
+			flush_work(&pc->work.work);
+	}
 	mutex_unlock(&smr->smr_barrier_lock);
 }
 EXPORT_SYMBOL_KPRIM(smr_barrier);
