@@ -30,14 +30,7 @@ if [ -e "$kdir/.kprim-complete" ]; then
 fi
 
 # Source tree, extracted once per package version.
-if [ ! -e "$src/.kprim-extracted" ]; then
-	[ -r "$KPRIM_SRC_TARBALL" ] || die "$KPRIM_SRC_TARBALL missing (run scripts/install-deps.sh)"
-	say "extracting $KPRIM_SRC_TARBALL"
-	rm -rf "$(dirname "$src")"
-	mkdir -p "$(dirname "$src")"
-	tar -C "$(dirname "$src")" -xf "$KPRIM_SRC_TARBALL"
-	touch "$src/.kprim-extracted"
-fi
+kprim_ensure_src >/dev/null
 
 if [ -d "$kdir" ]; then
 	say "discarding half-finished build in $kdir"

@@ -18,13 +18,7 @@ ver=${vmlinuz#/boot/vmlinuz-}
 hdr=/usr/src/linux-headers-$ver
 [ -n "$vmlinuz" ] && [ -e "$hdr/Makefile" ] || die "stock kernel or its headers missing"
 # gen_init_cpio comes from the kernel source package.
-src=$(kprim_src_dir)
-if [ ! -e "$src/.kprim-extracted" ]; then
-	say "extracting the kernel source package (once)"
-	mkdir -p "$(dirname "$src")"
-	tar -C "$(dirname "$src")" -xf "$KPRIM_SRC_TARBALL"
-	touch "$src/.kprim-extracted"
-fi
+src=$(kprim_ensure_src)
 rm -rf "$build"
 mkdir -p "$KPRIM_TOP/build"
 log=$KPRIM_TOP/build/demo.log

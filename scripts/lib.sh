@@ -44,6 +44,29 @@ kprim_src_dir() {
 	echo "$KPRIM_CACHE/src-$(kprim_src_version)/linux-source-6.12"
 }
 
+# Extract the kernel source package into the cache once (under a lock; a
+# half-finished extraction has no stamp and is redone).  Prints its path.
+kprim_ensure_src() {
+	local src
+	src=$(kprim_src_dir)
+	if [ ! -e "$src/.kprim-extracted" ]; then
+		mkdir -p "$KPRIM_CACHE"
+		(
+			flock 6
+			if [ ! -e "$src/.kprim-extracted" ]; then
+				[ -r "$KPRIM_SRC_TARBALL" ] ||
+					die "$KPRIM_SRC_TARBALL missing (run scripts/install-deps.sh)"
+				say "extracting $KPRIM_SRC_TARBALL (once)"
+				rm -rf "$(dirname "$src")"
+				mkdir -p "$(dirname "$src")"
+				tar -C "$(dirname "$src")" -xf "$KPRIM_SRC_TARBALL"
+				touch "$src/.kprim-extracted"
+			fi
+		) 6>"$KPRIM_CACHE/src.lock"
+	fi
+	echo "$src"
+}
+
 # Run "$@" with its output in LOG, printing a progress line every 30 s so
 # long steps are never silent.  Returns the command's status.
 run_with_progress() {

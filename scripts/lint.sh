@@ -12,9 +12,8 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 mode=${1:-all}
-src=$(kprim_src_dir)
-[ -x "$src/scripts/checkpatch.pl" ] ||
-	die "kernel source not extracted: run scripts/build-test-kernel.sh (make check does)"
+"$(dirname "$0")/install-deps.sh"
+src=$(kprim_ensure_src)
 cd "$KPRIM_TOP"
 mapfile -t files < <(git ls-files -co --exclude-standard '*.c' '*.h' | grep -v '\.mod\.c$')
 out=$KPRIM_TOP/build/lint

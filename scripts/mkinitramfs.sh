@@ -18,7 +18,7 @@ busybox=/bin/busybox
 
 gen=$KPRIM_CACHE/gen_init_cpio
 if [ ! -x "$gen" ]; then
-	src=$(kprim_src_dir)
+	src=$(kprim_ensure_src)
 	[ -r "$src/usr/gen_init_cpio.c" ] || die "$src/usr/gen_init_cpio.c missing"
 	mkdir -p "$KPRIM_CACHE"
 	gcc -O2 -o "$gen.tmp" "$src/usr/gen_init_cpio.c"
