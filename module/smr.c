@@ -942,7 +942,7 @@ static void smr_barrier_cb(struct smr_node *node)
 void smr_barrier(smr_t smr)
 {
 	struct smr_pcpu __percpu *pcpu = READ_ONCE(smr->smr_pcpu);
-	bool skipped = false;
+	bool skipped = false, queued = false;
 	int cpu;
 
 	if (pcpu && (smr_entered(smr) || smr_in_own_worker(smr))) {
@@ -978,6 +978,7 @@ void smr_barrier(smr_t smr)
 			continue;
 		}
 		atomic_inc(&smr->smr_barrier_pending);
+		queued = true;
 		pc->barrier_node.smrn_next = NULL;
 		pc->barrier_node.smrn_cb = smr_barrier_cb;
 		if (!pc->cur.cnt)
@@ -991,9 +992,11 @@ void smr_barrier(smr_t smr)
 		mod_delayed_work_on(cpu, smr_wq, &pc->work, 0);
 	}
 	cpus_read_unlock();
-	if (atomic_dec_and_test(&smr->smr_barrier_pending))
-		complete(&smr->smr_barrier_done);
-	wait_for_completion(&smr->smr_barrier_done);
+	if (queued) {
+		if (atomic_dec_and_test(&smr->smr_barrier_pending))
+			complete(&smr->smr_barrier_done);
+		wait_for_completion(&smr->smr_barrier_done);
+	}
 	/* Skipped CPUs had no barrier node to wait for readers: wait here. */
 	if (skipped)
 		__smr_wait(smr, pcpu, smr_deferred_advance(smr));
