@@ -1177,6 +1177,77 @@ static void psref_misuse_release_other_cpu_warns(struct kunit *test)
 	psref_test_class_done(test, class, 1);
 }
 
+/* A psref released from a timer (softirq) on another CPU than its own. */
+struct psref_softirq_release {
+	struct psref_class *class;
+	struct psref_target *target;
+	struct psref *psref;
+	struct timer_list timer;
+	struct completion done;
+	bool in_softirq;
+};
+
+static void psref_softirq_release_fn(struct timer_list *t)
+{
+	struct psref_softirq_release *r = from_timer(r, t, timer);
+
+	r->in_softirq = in_serving_softirq();
+	psref_release(r->psref, r->target, r->class);
+	complete(&r->done);
+}
+
+/*
+ * Wrong CPU, from softirq: the entry cannot be unlinked there (a waiting
+ * smp_call_function_single() is not allowed outside task context), so it
+ * is reported twice and stays held until released on its own CPU.
+ */
+static void psref_misuse_release_other_cpu_softirq_warns(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_SOFTNET);
+	struct psref_softirq_release *r;
+	struct psref_target a;
+	struct psref p;
+	int cpu, other = -1;
+
+	r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	psref_target_init(&a, class);
+	r->class = class;
+	r->target = &a;
+	r->psref = &p;
+	init_completion(&r->done);
+	timer_setup(&r->timer, psref_softirq_release_fn, 0);
+
+	migrate_disable();
+	cpu = smp_processor_id();
+	for_each_online_cpu(other)
+		if (other != cpu)
+			break;
+	if (other >= nr_cpu_ids || other == cpu) {
+		migrate_enable();
+		psref_target_drain(&a, class);
+		psref_target_destroy(&a, class);
+		psref_class_destroy(class);
+		kunit_skip(test, "needs a second online CPU");
+	}
+	KUNIT_EXPECT_EQ(test, psref_acquire(&p, &a, class), 0);
+	r->timer.expires = jiffies + 1;
+	add_timer_on(&r->timer, other);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&r->done, 10 * HZ), 0UL);
+	timer_delete_sync(&r->timer);
+	KUNIT_EXPECT_TRUE(test, r->in_softirq);
+	/* Wrong CPU, then "cannot unlink here": still held on this CPU. */
+	KUNIT_EXPECT_EQ(test, psref_misuse_count(class), 2UL);
+	KUNIT_EXPECT_TRUE(test, psref_held(&a, class));
+	/* The right release still works and leaves nothing behind. */
+	psref_release(&p, &a, class);
+	KUNIT_EXPECT_FALSE(test, psref_held(&a, class));
+	migrate_enable();
+	psref_target_drain(&a, class);
+	psref_target_destroy(&a, class);
+	psref_test_class_done(test, class, 2);
+}
+
 static struct kunit_case psref_cases[] = {
 	KUNIT_CASE_PARAM(psref_acquire_release_preempt, psref_ipl_gen_params),
 	KUNIT_CASE_PARAM(psref_acquire_release_migrate, psref_ipl_gen_params),
@@ -1201,6 +1272,7 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE(psref_misuse_copy_unheld_warns),
 	KUNIT_CASE(psref_misuse_release_other_task_warns),
 	KUNIT_CASE(psref_misuse_release_other_cpu_warns),
+	KUNIT_CASE(psref_misuse_release_other_cpu_softirq_warns),
 	{}
 };
 

@@ -469,7 +469,7 @@ static void psref_unlink_remote(void *arg)
 /*
  * psref_release() on a CPU other than the acquiring one (already reported):
  * repair the list by unlinking the entry on its own CPU, which needs a
- * synchronous IPI and so IRQs enabled.
+ * synchronous IPI and so task context with IRQs enabled.
  */
 static void psref_release_remote(struct psref *psref, struct psref_class *class)
 {
@@ -477,10 +477,13 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 	int cpu = psref->psref_cpu;
 	int tries;
 
-	if (irqs_disabled() || cpu < 0 || cpu >= nr_cpu_ids) {
+	/* smp_call_function_single() must not wait from softirq or hard IRQ. */
+	if (!in_task() || irqs_disabled() || cpu < 0 || cpu >= nr_cpu_ids) {
 		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: cannot unlink psref %p from CPU %d here; reference leaked",
-			     __func__, class->name, psref, cpu);
+			     "%s: class %s: cannot unlink psref %p from CPU %d in %s context%s; reference leaked",
+			     __func__, class->name, psref, cpu,
+			     psref_context_name(),
+			     irqs_disabled() ? " with IRQs disabled" : "");
 		return;
 	}
 	for (tries = 0; tries < 1000 && !r.done; tries++) {
@@ -506,7 +509,10 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
  * Unlinks @psref from this CPU's list and, if a drain is in progress in
  * @class, wakes the drainers.  @target is not dereferenced: it may be freed
  * as soon as the reference is gone.  Releasing on another CPU or in another
- * task than the acquire is reported; the reference is still dropped.
+ * task than the acquire is reported; the reference is still dropped, except
+ * on another CPU from softirq or hard-IRQ context or with IRQs disabled,
+ * where it cannot be unlinked: it stays held (reported) until released on
+ * its own CPU.
  *
  * Context: the CPU and task that acquired @psref, in a context @class's IPL
  * covers.  Does not sleep.
