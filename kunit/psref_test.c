@@ -979,6 +979,71 @@ static void psref_misuse_drain_while_holding_warns(struct kunit *test)
 	psref_test_class_done(test, class, 1);
 }
 
+/*
+ * psref_target_destroy() while another task is draining the target: it must
+ * not join the drain (both would then finish the target, the drainer
+ * writing to it after the destroy returned and the memory may be freed):
+ * reported and refused; a destroy after the drain completes is clean.
+ */
+static void psref_misuse_destroy_while_draining_warns(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_NONE);
+	struct psref_holder *h;
+	struct psref_drainer *d;
+	struct task_struct *ht, *dt;
+	struct psref_target a;
+	unsigned long deadline;
+	struct psref p;
+	int cpu, ret = 0;
+
+	cpu = psref_test_other_cpu();
+	if (cpu < 0) {
+		psref_test_class_done(test, class, 0);
+		kunit_skip(test, "needs a second online CPU");
+	}
+	h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
+	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, h);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	psref_target_init(&a, class);
+	h->class = class;
+	h->target = &a;
+	d->class = class;
+	d->target = &a;
+	init_completion(&h->acquired);
+	init_completion(&h->may_release);
+	init_completion(&d->done);
+
+	ht = psref_test_kthread(test, psref_holder_fn, h, cpu);
+	wait_for_completion(&h->acquired);
+	KUNIT_EXPECT_EQ(test, h->ret, 0);
+	dt = psref_test_kthread(test, psref_drainer_fn, d, -1);
+	deadline = jiffies + 10 * HZ;
+	while (time_before(jiffies, deadline)) {
+		migrate_disable();
+		ret = psref_acquire(&p, &a, class);
+		if (!ret)
+			psref_release(&p, &a, class);
+		migrate_enable();
+		if (ret)
+			break;
+		usleep_range(1000, 2000);
+	}
+	KUNIT_EXPECT_EQ(test, ret, -ENOENT);
+
+	/* The drain is in progress (the holder waits for may_release). */
+	psref_target_destroy(&a, class);
+	KUNIT_EXPECT_EQ(test, psref_misuse_count(class), 1UL);
+	KUNIT_EXPECT_FALSE(test, completion_done(&d->done));
+
+	complete(&h->may_release);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
+	psref_test_kthread_stop(ht);
+	psref_test_kthread_stop(dt);
+	psref_target_destroy(&a, class);
+	psref_test_class_done(test, class, 1);
+}
+
 /* Class destroy with a live target and a held reference is refused. */
 static void psref_misuse_class_destroy_busy_warns(struct kunit *test)
 {
@@ -1266,6 +1331,7 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE(psref_misuse_dead_target_warns),
 	KUNIT_CASE(psref_misuse_drain_destroy_warns),
 	KUNIT_CASE(psref_misuse_drain_while_holding_warns),
+	KUNIT_CASE_SLOW(psref_misuse_destroy_while_draining_warns),
 	KUNIT_CASE(psref_misuse_class_destroy_busy_warns),
 	KUNIT_CASE(psref_misuse_bad_class_warns),
 	KUNIT_CASE(psref_misuse_ipl_context_warns),

@@ -34,7 +34,10 @@
  * the list is touched.
  *
  * Draining.  psref_target_drain() moves the target from LIVE to DRAINING
- * (one cmpxchg, so two drainers are detected), counts itself in the class's
+ * (one cmpxchg, so two drainers are detected; psref_target_destroy() of a
+ * DRAINING target is refused for the same reason, and a drain abandoned
+ * because its caller holds the target leaves it ABANDONED, which a later
+ * destroy takes back to DRAINING by cmpxchg), counts itself in the class's
  * ndraining, then loops: it runs psref_drain_check() on every online CPU
  * with on_each_cpu(), i.e. in IPI context, and each CPU looks for the
  * target in its own list.  If some CPU still holds it, the drainer sleeps on
@@ -110,6 +113,7 @@
 #define PSREF_TARGET_LIVE	0x7073724cU
 #define PSREF_TARGET_DRAINING	0x70737244U
 #define PSREF_TARGET_DRAINED	0x70737264U
+#define PSREF_TARGET_ABANDONED	0x70737241U	/* drain abandoned, still closed */
 #define PSREF_TARGET_DESTROYED	0x70737258U
 
 #define PSREF_NAME_MAX		32
@@ -210,6 +214,8 @@ static const char *psref_state_name(unsigned int state)
 		return "draining";
 	case PSREF_TARGET_DRAINED:
 		return "drained";
+	case PSREF_TARGET_ABANDONED:
+		return "drain abandoned";
 	case PSREF_TARGET_DESTROYED:
 		return "destroyed";
 	default:
@@ -433,7 +439,8 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 	psref_unlink(pcpu, psref);
 	psref_unprotect(pcpu, &g);
 	psref->psref_target = NULL;
-	if (state == PSREF_TARGET_DRAINING || state == PSREF_TARGET_DRAINED) {
+	if (state == PSREF_TARGET_DRAINING || state == PSREF_TARGET_DRAINED ||
+	    state == PSREF_TARGET_ABANDONED) {
 		psref_wake_drainers(class);
 		return -ENOENT;
 	}
@@ -680,8 +687,9 @@ static void psref_drain_check(void *arg)
 
 /*
  * Wait until no CPU holds @target, which the caller has marked DRAINING,
- * then mark it DRAINED.  Returns false (target left DRAINING) if the caller
- * itself holds a reference, which would never drain.
+ * then mark it DRAINED.  Returns false (target marked ABANDONED, still
+ * refusing references) if the caller itself holds a reference, which would
+ * never drain.  DRAINING thus always means a drainer is at work.
  */
 static bool psref_drain_wait(struct psref_target *target,
 			     struct psref_class *class)
@@ -698,6 +706,7 @@ static bool psref_drain_wait(struct psref_target *target,
 		KPRIM_MISUSE(&class->misuse,
 			     "%s: class %s: %s/%d drains target %p while holding a reference to it",
 			     __func__, class->name, current->comm, current->pid, target);
+		WRITE_ONCE(target->prt_state, PSREF_TARGET_ABANDONED);
 		return false;
 	}
 
@@ -818,7 +827,10 @@ EXPORT_SYMBOL_KPRIM(psref_target_drain);
  * Drains @target first if that was not done (reported as a misuse when
  * psref_debug is set, since the caller should have unpublished and drained
  * the object), then marks it destroyed.  Afterwards the memory holding
- * @target may be freed, once no lookup can reach it any more.
+ * @target may be freed, once no lookup can reach it any more.  Finishes a
+ * drain abandoned by psref_target_drain(); destroying a target that another
+ * task is draining right now is reported and refused (call it after that
+ * drain returns).
  *
  * Context: process context, may sleep.
  */
@@ -843,12 +855,30 @@ void psref_target_destroy(struct psref_target *target, struct psref_class *class
 				     __func__, class->name, target);
 			return;
 		}
-		fallthrough;
-	case PSREF_TARGET_DRAINING:
-		/* Not drained yet, or an earlier drain was abandoned. */
 		if (!psref_drain_wait(target, class))
 			return;
 		break;
+	case PSREF_TARGET_ABANDONED:
+		/* An earlier drain was abandoned: finish it. */
+		if (cmpxchg(&target->prt_state, PSREF_TARGET_ABANDONED,
+			    PSREF_TARGET_DRAINING) != PSREF_TARGET_ABANDONED) {
+			KPRIM_MISUSE(&class->misuse,
+				     "%s: class %s: target %p changed state under destroy",
+				     __func__, class->name, target);
+			return;
+		}
+		if (!psref_drain_wait(target, class))
+			return;
+		break;
+	case PSREF_TARGET_DRAINING:
+		/*
+		 * Another task is draining it and will mark it drained when
+		 * done: joining would let it write to @target after we return.
+		 */
+		KPRIM_MISUSE(&class->misuse,
+			     "%s: class %s: target %p is being drained by another task",
+			     __func__, class->name, target);
+		return;
 	case PSREF_TARGET_DRAINED:
 		break;
 	default:
