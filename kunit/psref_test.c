@@ -475,6 +475,145 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 	psref_test_class_done(test, class, 0);
 }
 
+/*
+ * A release preempted just after it unlinked its entry, while another CPU
+ * finishes the drain, destroys the target and the class: the release must
+ * not touch the class after the point where a drain can miss its entry
+ * (KASAN reports the use-after-free otherwise).
+ */
+struct psref_late_release {
+	struct psref_class *class;
+	struct psref_target *target;
+	struct task_struct *blocker;
+	struct completion acquired;
+	struct completion go;
+	struct completion released;
+	atomic_t class_gone;
+	atomic_t blocking;
+	int ret;
+};
+
+/* SCHED_FIFO on the holder's CPU: keeps the preempted holder off it. */
+static int psref_late_blocker_fn(void *arg)
+{
+	struct psref_late_release *l = arg;
+	unsigned long deadline = jiffies + 2 * HZ;
+
+	atomic_set(&l->blocking, 1);
+	while (!atomic_read(&l->class_gone) && time_before(jiffies, deadline))
+		cpu_relax();
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static int psref_late_holder_fn(void *arg)
+{
+	struct psref_late_release *l = arg;
+	struct psref p;
+
+	migrate_disable();
+	l->ret = psref_acquire(&p, l->target, l->class);
+	complete(&l->acquired);
+	if (!l->ret) {
+		wait_for_completion(&l->go);
+		/*
+		 * Wake the blocker with IRQs off: it cannot preempt us yet, so
+		 * it does at the release's own preempt_enable(), right after
+		 * the unlink.
+		 */
+		local_irq_disable();
+		wake_up_process(l->blocker);
+		local_irq_enable();
+		psref_release(&p, l->target, l->class);
+	}
+	migrate_enable();
+	complete(&l->released);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static void psref_release_vs_class_destroy(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_NONE);
+	struct psref_late_release *l;
+	struct psref_drainer *d;
+	struct task_struct *ht, *dt;
+	struct psref_target a, b;
+	unsigned long deadline;
+	struct psref p;
+	int cpu, self, ret = 0;
+
+	/* Stay off the holder's CPU, where the blocker spins. */
+	migrate_disable();
+	self = smp_processor_id();
+	cpu = psref_test_other_cpu();
+	if (cpu < 0) {
+		migrate_enable();
+		psref_test_class_done(test, class, 0);
+		kunit_skip(test, "needs a second online CPU");
+	}
+	l = kunit_kzalloc(test, sizeof(*l), GFP_KERNEL);
+	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, l);
+	KUNIT_ASSERT_NOT_NULL(test, d);
+	psref_target_init(&a, class);
+	psref_target_init(&b, class);
+	l->class = class;
+	l->target = &a;
+	d->class = class;
+	d->target = &a;
+	init_completion(&l->acquired);
+	init_completion(&l->go);
+	init_completion(&l->released);
+	init_completion(&d->done);
+
+	l->blocker = kthread_create(psref_late_blocker_fn, l, "psref_blk/%d", cpu);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(l->blocker));
+	get_task_struct(l->blocker);
+	kthread_bind(l->blocker, cpu);
+	sched_set_fifo(l->blocker);
+
+	ht = psref_test_kthread(test, psref_late_holder_fn, l, cpu);
+	wait_for_completion(&l->acquired);
+	KUNIT_EXPECT_EQ(test, l->ret, 0);
+	dt = psref_test_kthread(test, psref_drainer_fn, d, self);
+	deadline = jiffies + 10 * HZ;
+	while (time_before(jiffies, deadline)) {
+		ret = psref_acquire(&p, &a, class);
+		if (!ret)
+			psref_release(&p, &a, class);
+		else
+			break;
+		usleep_range(1000, 2000);
+	}
+	KUNIT_EXPECT_EQ(test, ret, -ENOENT);
+
+	/* The holder releases and is preempted by the blocker. */
+	complete(&l->go);
+	deadline = jiffies + 10 * HZ;
+	while (!atomic_read(&l->blocking) && time_before(jiffies, deadline))
+		usleep_range(100, 200);
+	KUNIT_EXPECT_EQ(test, atomic_read(&l->blocking), 1);
+	/* Any release in the class wakes the drainer: it sees no holder. */
+	KUNIT_EXPECT_EQ(test, psref_acquire(&p, &b, class), 0);
+	psref_release(&p, &b, class);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
+	psref_target_destroy(&a, class);
+	psref_target_drain(&b, class);
+	psref_target_destroy(&b, class);
+	KUNIT_EXPECT_EQ(test, psref_misuse_count(class), 0UL);
+	psref_class_destroy(class);
+	/* Now let the holder finish its psref_release(). */
+	atomic_set(&l->class_gone, 1);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&l->released, 30 * HZ), 0UL);
+	migrate_enable();
+	psref_test_kthread_stop(ht);
+	psref_test_kthread_stop(dt);
+	psref_test_kthread_stop(l->blocker);
+}
+
 /* Read a whole (small) file into a NUL-terminated kunit buffer. */
 static char *psref_test_read_file(struct kunit *test, const char *path)
 {
@@ -1321,6 +1460,7 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE_PARAM(psref_copy_release_both, psref_ipl_gen_params),
 	KUNIT_CASE(psref_drain_unheld),
 	KUNIT_CASE_SLOW(psref_drain_waits_for_holder),
+	KUNIT_CASE(psref_release_vs_class_destroy),
 	KUNIT_CASE_SLOW(psref_debugfs_view),
 	KUNIT_CASE_PARAM_ATTR(psref_torture_uaf, psref_torture_gen_params,
 			      { .speed = KUNIT_SPEED_SLOW }),

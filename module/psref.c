@@ -62,7 +62,10 @@
  * read sees DRAINING and backs out with -ENOENT; otherwise the IPI sees the
  * entry and the drainer waits.  A release never reads the target after
  * unlinking (it may be freed as soon as the IPI misses the entry); it reads
- * the class's ndraining instead to decide whether to wake drainers.
+ * the class's ndraining instead to decide whether to wake drainers.  The
+ * class may be destroyed as soon as the drain is over, too, so the release
+ * reads it before leaving its protected (hence RCU read-side) section, and
+ * psref_class_destroy() waits for such sections with synchronize_rcu().
  *
  * Debug checks.  With psref_debug (default on under CONFIG_DEBUG_KERNEL)
  * acquire walks this CPU's list to refuse a struct psref that is already
@@ -98,6 +101,7 @@
 #include <linux/percpu.h>
 #include <linux/preempt.h>
 #include <linux/rculist.h>
+#include <linux/rcupdate.h>
 #include <linux/sched.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -437,13 +441,16 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 	}
 
 	psref_unlink(pcpu, psref);
-	psref_unprotect(pcpu, &g);
-	psref->psref_target = NULL;
 	if (state == PSREF_TARGET_DRAINING || state == PSREF_TARGET_DRAINED ||
 	    state == PSREF_TARGET_ABANDONED) {
+		/* Still protected: see psref_release(). */
 		psref_wake_drainers(class);
+		psref_unprotect(pcpu, &g);
+		psref->psref_target = NULL;
 		return -ENOENT;
 	}
+	psref_unprotect(pcpu, &g);
+	psref->psref_target = NULL;
 	KPRIM_MISUSE(&class->misuse,
 		     "%s: class %s: target %p is %s",
 		     __func__, class->name, target, psref_state_name(state));
@@ -484,6 +491,12 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 	int cpu = psref->psref_cpu;
 	int tries;
 
+	/*
+	 * Once the entry is unlinked a drain may finish and the class be
+	 * destroyed: psref_class_destroy() waits for this read section.
+	 */
+	rcu_read_lock();
+
 	/* smp_call_function_single() must not wait from softirq or hard IRQ. */
 	if (!in_task() || irqs_disabled() || cpu < 0 || cpu >= nr_cpu_ids) {
 		KPRIM_MISUSE(&class->misuse,
@@ -491,6 +504,7 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 			     __func__, class->name, psref, cpu,
 			     psref_context_name(),
 			     irqs_disabled() ? " with IRQs disabled" : "");
+		rcu_read_unlock();
 		return;
 	}
 	for (tries = 0; tries < 1000 && !r.done; tries++) {
@@ -505,6 +519,7 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 	else
 		psref->psref_target = NULL;
 	psref_wake_drainers(class);
+	rcu_read_unlock();
 }
 
 /**
@@ -563,15 +578,20 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 		return;
 	}
 	psref_unlink(pcpu, psref);
-	psref_unprotect(pcpu, &g);
 	if (unlikely(psref->psref_task != current))
 		KPRIM_MISUSE(&class->misuse,
 			     "%s: class %s: psref %p acquired by task %p at %pS, released by %s/%d",
 			     __func__, class->name, psref, psref->psref_task,
 			     (void *)psref->psref_ip, current->comm, current->pid);
 	psref->psref_target = NULL;
-	/* Not the target's state: it may already be freed. */
+	/*
+	 * Not the target's state: it may already be freed.  Not after
+	 * psref_unprotect() either: from the unlink on, a drain may finish and
+	 * the class be destroyed while we are preempted; the protection makes
+	 * this an RCU read section, which psref_class_destroy() waits for.
+	 */
 	psref_wake_drainers(class);
+	psref_unprotect(pcpu, &g);
 }
 EXPORT_SYMBOL_KPRIM(psref_release);
 
@@ -994,6 +1014,8 @@ EXPORT_SYMBOL_KPRIM(psref_class_create);
  *
  * Refused (reported, nothing freed) while a target of @class is not
  * destroyed or a reference is held; the caller may fix that and retry.
+ * Waits (synchronize_rcu()) for releases that the last drain no longer
+ * saw but that have not returned yet.
  *
  * Context: process context, may sleep.
  */
@@ -1023,6 +1045,11 @@ void psref_class_destroy(struct psref_class *class)
 			     __func__, class->name, held);
 		return;
 	}
+	/*
+	 * A release whose entry the last drain no longer saw may still be
+	 * about to wake drainers (psref_release()): wait for it.
+	 */
+	synchronize_rcu();
 	debugfs_remove(class->dentry);
 	free_percpu(class->pcpu);
 	kfree(class);
