@@ -1012,6 +1012,71 @@ static void vmem_test_qcache(struct kunit *test)
 	vmem_destroy(vm);
 }
 
+/*
+ * A magazine a CPU takes from the depot must not keep its depot link: the
+ * purge chains a CPU's loaded and previous magazines through that link.
+ * 91 frees on one CPU leave two full magazines in the depot; 62 allocations
+ * then take both, the second while the first is the previous magazine, and
+ * the first one's stale link points at the second: the purge would walk
+ * loaded -> previous -> loaded ... for ever (or, with other depot contents,
+ * return rounds and free magazines still in the depot, twice).
+ */
+static void vmem_test_qcache_mag_links(struct kunit *test)
+{
+	const int n = 3 * VMEM_MAG_ROUNDS + 1, m = 2 * VMEM_MAG_ROUNDS + 2;
+	struct vmem_qcache_cpu *cc;
+	unsigned long irqflags;
+	struct vmem_qcache *qc;
+	vmem_addr_t *a;
+	bool linked;
+	vmem_t *vm;
+	int i, cpu, rc = 0;
+
+	a = kunit_kcalloc(test, n, sizeof(*a), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, a);
+	vm = vmem_create("t-maglink", 0, 0x10000, 0x10, NULL, NULL, NULL, 0x10,
+			 VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, vm);
+	qc = &vm->vm_qcache[0];
+
+	preempt_disable();	/* one CPU's magazines throughout */
+	cpu = smp_processor_id();
+	for (i = 0; i < n; i++)
+		rc |= vmem_alloc(vm, 0x10, VM_NOSLEEP, &a[i]);
+	for (i = 0; i < n && !rc; i++)
+		vmem_free(vm, a[i], 0x10);
+	for (i = 0; i < m && !rc; i++)
+		rc |= vmem_alloc(vm, 0x10, VM_NOSLEEP, &a[i]);
+	preempt_enable();
+	KUNIT_ASSERT_EQ(test, rc, 0);
+
+	cc = per_cpu_ptr(qc->cpu, cpu);
+	spin_lock_irqsave(&cc->lock, irqflags);
+	linked = (cc->loaded && cc->loaded->next) ||
+		 (cc->prev && cc->prev->next);
+	if (linked) {
+		/* Let the purges below terminate on the broken code. */
+		cc->loaded->next = NULL;
+		if (cc->prev)
+			cc->prev->next = NULL;
+	}
+	spin_unlock_irqrestore(&cc->lock, irqflags);
+	KUNIT_EXPECT_FALSE_MSG(test, linked,
+			       "a CPU's magazine still links into the depot");
+
+	vmem_qcache_reap(vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), m * 0x10);
+	VMEM_CHECK(test, vm);
+	for (i = 0; i < m; i++)
+		vmem_free(vm, a[i], 0x10);
+	vmem_qcache_reap(vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(vm, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, qc->nmags, 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(vm), 0);
+	VMEM_CHECK(test, vm);
+	vmem_destroy(vm);
+}
+
 /* An idle depot is trimmed by the periodic work within two intervals. */
 static void vmem_test_depot_trim(struct kunit *test)
 {
@@ -1979,6 +2044,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_init_storage),
 	KUNIT_CASE(vmem_test_sleep_wakeup),
 	KUNIT_CASE(vmem_test_qcache),
+	KUNIT_CASE(vmem_test_qcache_mag_links),
 	KUNIT_CASE_SLOW(vmem_test_depot_trim),
 	KUNIT_CASE_SLOW(vmem_test_hash_resize),
 	KUNIT_CASE_SLOW(vmem_test_instantfit_flat),

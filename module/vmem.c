@@ -1181,6 +1181,7 @@ static int vmem_qcache_alloc(vmem_t *vm, struct vmem_qcache *qc,
 	full = qc->full;
 	if (full) {
 		qc->full = full->next;
+		full->next = NULL;	/* a CPU's magazines are on no list */
 		qc->nfull--;
 		qc->nfull_min = min(qc->nfull_min, qc->nfull);
 		if (cc->prev) {
@@ -1238,6 +1239,7 @@ static void vmem_qcache_free(vmem_t *vm, struct vmem_qcache *qc,
 		empty = qc->empty;
 		if (empty) {
 			qc->empty = empty->next;
+			empty->next = NULL;
 			qc->nempty--;
 			qc->nempty_min = min(qc->nempty_min, qc->nempty);
 			if (cc->prev) {
@@ -1307,11 +1309,15 @@ static int vmem_qcache_purge(vmem_t *vm)
 		for_each_possible_cpu(cpu) {
 			cc = per_cpu_ptr(qc->cpu, cpu);
 			spin_lock_irqsave(&cc->lock, irqflags);
-			chain = cc->loaded;
-			if (chain)
-				chain->next = cc->prev;
-			else
+			chain = NULL;
+			if (cc->prev) {
+				cc->prev->next = NULL;
 				chain = cc->prev;
+			}
+			if (cc->loaded) {
+				cc->loaded->next = chain;
+				chain = cc->loaded;
+			}
 			cc->loaded = NULL;
 			cc->prev = NULL;
 			spin_unlock_irqrestore(&cc->lock, irqflags);
