@@ -1802,6 +1802,53 @@ static void vmem_test_bad_context_warns(struct kunit *test)
 	vmem_destroy(c->vm);
 }
 
+/*
+ * VM_SLEEP from hard IRQ is refused (misuse, EINVAL) even on an arena whose
+ * IPL allows hard-IRQ callers: only VM_NOSLEEP is legal there.
+ */
+static void irq_sleep_fn(struct irq_work *w)
+{
+	struct irq_ctx *c = container_of(w, struct irq_ctx, work);
+
+	c->in_irq = in_hardirq();
+	c->rc[0] = vmem_alloc(c->vm, 0x1000, VM_SLEEP, &c->p[0]);
+	c->rc[1] = vmem_xalloc(c->vm, 0x100, 0x100, 0, 0, VMEM_ADDR_MIN,
+			       VMEM_ADDR_MAX, VM_SLEEP, &c->p[1]);
+	c->rc[2] = vmem_add(c->vm, 0x200000, 0x1000, VM_SLEEP);
+	if (!c->rc[0])
+		vmem_free(c->vm, c->p[0], 0x1000);
+	if (!c->rc[1])
+		vmem_xfree(c->vm, c->p[1], 0x100);
+}
+
+static void vmem_test_irq_sleep_warns(struct kunit *test)
+{
+	struct irq_ctx *c;
+	long m;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->vm = vmem_create("t-irqsleep", 0x100000, 0x100000, 0x10, NULL, NULL,
+			    NULL, 0, VM_SLEEP, IPL_VM);
+	KUNIT_ASSERT_NOT_NULL(test, c->vm);
+	m = vmem_misuse_count(c->vm);
+	init_irq_work(&c->work, irq_sleep_fn);
+	irq_work_queue(&c->work);
+	irq_work_sync(&c->work);
+	if (!c->in_irq) {
+		vmem_destroy(c->vm);
+		kunit_skip(test, "irq_work did not run in hard IRQ context");
+	}
+	KUNIT_EXPECT_EQ(test, c->rc[0], EINVAL);
+	KUNIT_EXPECT_EQ(test, c->rc[1], EINVAL);
+	KUNIT_EXPECT_EQ(test, c->rc[2], EINVAL);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(c->vm), m + 3);
+	KUNIT_EXPECT_EQ(test, vmem_size(c->vm, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_size(c->vm, VMEM_ALLOC | VMEM_FREE), 0x100000);
+	VMEM_CHECK(test, c->vm);
+	vmem_destroy(c->vm);
+}
+
 /* ---------------------------------------------------------------------- */
 /* debugfs */
 
@@ -2057,6 +2104,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_destroy_busy_warns),
 	KUNIT_CASE(vmem_test_bad_import_warns),
 	KUNIT_CASE(vmem_test_bad_context_warns),
+	KUNIT_CASE(vmem_test_irq_sleep_warns),
 	KUNIT_CASE(vmem_test_debugfs),
 	{}
 };

@@ -204,6 +204,10 @@ static bool vmem_alloc_flags_ok(vmem_t *vm, vm_flag_t flags, const char *fn)
 			    fn, vm->vm_ipl);
 		return false;
 	}
+	if ((flags & VM_SLEEP) && (!in_task() || irqs_disabled())) {
+		VMEM_MISUSE(vm, "%s: VM_SLEEP from atomic context", fn);
+		return false;
+	}
 	if (flags & VM_SLEEP)
 		might_sleep();
 	return true;
