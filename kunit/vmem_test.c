@@ -1803,6 +1803,65 @@ static void vmem_test_bad_context_warns(struct kunit *test)
 }
 
 /*
+ * The queries and vmem_qcache_reap() refuse hard-IRQ callers of an IPL_NONE
+ * arena like alloc and free do: its lock is not IRQ-safe, so taking it in
+ * hard IRQ could deadlock against a process-context holder.
+ */
+struct irq_query_ctx {
+	struct irq_work work;
+	vmem_t *vm;
+	vmem_size_t size;
+	bool contains;
+	int nwalk;
+	bool in_irq;
+};
+
+static void irq_query_walk_fn(void *arg, vmem_addr_t start, vmem_size_t size)
+{
+	(*(int *)arg)++;
+}
+
+static void irq_query_fn(struct irq_work *w)
+{
+	struct irq_query_ctx *c = container_of(w, struct irq_query_ctx, work);
+
+	c->in_irq = in_hardirq();
+	c->size = vmem_size(c->vm, VMEM_ALLOC | VMEM_FREE);
+	c->contains = vmem_contains(c->vm, 0, 0x10);
+	vmem_walk(c->vm, VMEM_ALLOC | VMEM_FREE | VMEM_SPAN, irq_query_walk_fn,
+		  &c->nwalk);
+	vmem_qcache_reap(c->vm);
+}
+
+static void vmem_test_irq_query_warns(struct kunit *test)
+{
+	struct irq_query_ctx *c;
+	long m;
+
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->vm = vmem_create("t-irqquery", 0, 0x1000, 0x10, NULL, NULL, NULL,
+			    0x40, VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, c->vm);
+	/* The lock has been taken with interrupts on, as an IPL_NONE arena's is. */
+	KUNIT_EXPECT_EQ(test, vmem_size(c->vm, VMEM_ALLOC | VMEM_FREE), 0x1000);
+	m = vmem_misuse_count(c->vm);
+	init_irq_work(&c->work, irq_query_fn);
+	irq_work_queue(&c->work);
+	irq_work_sync(&c->work);
+	if (!c->in_irq) {
+		vmem_destroy(c->vm);
+		kunit_skip(test, "irq_work did not run in hard IRQ context");
+	}
+	KUNIT_EXPECT_EQ(test, c->size, 0);
+	KUNIT_EXPECT_FALSE(test, c->contains);
+	KUNIT_EXPECT_EQ(test, c->nwalk, 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(c->vm), m + 4);
+	VMEM_CHECK(test, c->vm);
+	vmem_destroy(c->vm);
+}
+
+/*
  * VM_SLEEP from hard IRQ is refused (misuse, EINVAL) even on an arena whose
  * IPL allows hard-IRQ callers: only VM_NOSLEEP is legal there.
  */
@@ -2105,6 +2164,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_bad_import_warns),
 	KUNIT_CASE(vmem_test_bad_context_warns),
 	KUNIT_CASE(vmem_test_irq_sleep_warns),
+	KUNIT_CASE(vmem_test_irq_query_warns),
 	KUNIT_CASE(vmem_test_debugfs),
 	{}
 };

@@ -213,6 +213,16 @@ static bool vmem_alloc_flags_ok(vmem_t *vm, vm_flag_t flags, const char *fn)
 	return true;
 }
 
+/* Refuse (as misuse) a call from a context the arena's IPL does not allow. */
+static bool vmem_caller_ok(vmem_t *vm, const char *fn)
+{
+	if (vmem_context_ok(vm))
+		return true;
+	VMEM_MISUSE(vm, "%s: called from a context IPL %d does not allow",
+		    fn, vm->vm_ipl);
+	return false;
+}
+
 static vm_flag_t vmem_strategy(vm_flag_t flags)
 {
 	vm_flag_t fit = flags & VM_FITMASK;
@@ -1410,6 +1420,8 @@ static void vmem_trim_workfn(struct work_struct *work)
  */
 void vmem_qcache_reap(vmem_t *vm)
 {
+	if (!vmem_caller_ok(vm, __func__))
+		return;
 	vmem_qcache_purge(vm);
 }
 EXPORT_SYMBOL_KPRIM(vmem_qcache_reap);
@@ -1561,13 +1573,16 @@ static vmem_size_t vmem_maxfree(vmem_t *vm)
  *	largest free segment)
  *
  * Context: any context the arena's IPL allows.
- * Return: the size in resource units; 0 for an invalid @typemask (misuse).
+ * Return: the size in resource units; 0 for an invalid @typemask or a
+ * calling context the IPL does not allow (misuse).
  */
 vmem_size_t vmem_size(vmem_t *vm, int typemask)
 {
 	unsigned long irqflags;
 	vmem_size_t ret = 0;
 
+	if (!vmem_caller_ok(vm, __func__))
+		return 0;
 	irqflags = vmem_lock(vm);
 	switch (typemask) {
 	case VMEM_ALLOC:
@@ -1613,6 +1628,8 @@ void vmem_walk(vmem_t *vm, int typemask,
 	unsigned long irqflags;
 	int t;
 
+	if (!vmem_caller_ok(vm, __func__))
+		return;
 	irqflags = vmem_lock(vm);
 	list_for_each_entry(bt, &vm->vm_seglist, seglist) {
 		switch (bt->type) {
@@ -1640,7 +1657,8 @@ EXPORT_SYMBOL_KPRIM(vmem_walk);
  * @size: size of the range (0 is treated as 1)
  *
  * Context: any context the arena's IPL allows.
- * Return: true if [@addr, @addr + @size) lies within one span of @vm.
+ * Return: true if [@addr, @addr + @size) lies within one span of @vm;
+ * false from a context the IPL does not allow (misuse).
  */
 bool vmem_contains(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 {
@@ -1650,7 +1668,7 @@ bool vmem_contains(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 	unsigned long irqflags;
 	bool ret = false;
 
-	if (end < addr)
+	if (end < addr || !vmem_caller_ok(vm, __func__))
 		return false;
 	irqflags = vmem_lock(vm);
 	n = vm->vm_spans.rb_node;
