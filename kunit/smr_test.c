@@ -396,6 +396,66 @@ static void smr_test_call_blocked_by_reader(struct kunit *test)
 	smr_domain_free(h.smr);
 }
 
+/* A callback that sleeps, so that smr_barrier() finds it running. */
+struct smr_test_slow_cb {
+	struct smr_node node;
+	atomic_t started;
+	atomic_t done;
+};
+
+static void smr_test_slow_cb_fn(struct smr_node *node)
+{
+	struct smr_test_slow_cb *c = container_of(node, struct smr_test_slow_cb,
+						  node);
+
+	atomic_set(&c->started, 1);
+	msleep(200);
+	atomic_set(&c->done, 1);
+}
+
+/*
+ * smr_barrier() skips CPUs with empty queues, but not one whose worker is
+ * running a batch: a callback queued before the barrier and still running
+ * when the barrier starts has returned when it returns.
+ */
+static void smr_test_barrier_running_cb(struct kunit *test)
+{
+	smr_t smr = smr_test_domain(test, SMR_NONE);
+	struct smr_test_slow_cb c = {};
+	unsigned long limit = jiffies + 10 * HZ;
+
+	smr_call(smr, &c.node, SMR_CALL_EXPEDITE, smr_test_slow_cb_fn);
+	while (!atomic_read(&c.started) && time_before(jiffies, limit))
+		usleep_range(1000, 2000);
+	KUNIT_ASSERT_EQ(test, atomic_read(&c.started), 1);
+	/* The queues are empty now: only the running batch is left. */
+	smr_barrier(smr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&c.done), 1);
+	smr_domain_free(smr);
+}
+
+/*
+ * With nothing queued, smr_barrier() skips every CPU and waits for a goal
+ * itself: it still waits for a reader that entered before it.
+ */
+static void smr_test_barrier_idle_waits_reader(struct kunit *test)
+{
+	struct smr_test_holder h = { .hold_ms = 100, .sleepable = true };
+	struct task_struct *tsk;
+
+	h.smr = smr_test_domain(test, SMR_SLEEPABLE);
+	tsk = kthread_run(smr_test_holder_fn, &h, "smr_holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
+	get_task_struct(tsk);
+	while (!atomic_read(&h.entered))
+		usleep_range(1000, 2000);
+	smr_barrier(h.smr);
+	KUNIT_EXPECT_EQ(test, atomic_read(&h.left), 1);
+	kthread_stop(tsk);
+	put_task_struct(tsk);
+	smr_domain_free(h.smr);
+}
+
 #define SMR_TEST_MANY	100000
 
 static void smr_test_barrier_many(struct kunit *test)
@@ -1154,6 +1214,7 @@ static void smr_test_sync_inside_warns(struct kunit *test)
 	smr_t smr = smr_test_domain(test, SMR_SLEEPABLE);
 	atomic_long_t count = ATOMIC_LONG_INIT(0);
 	struct smr_test_cb c = { .count = &count };
+	struct smr_test_cb c2 = { .count = &count };
 	struct smr_tracker t;
 	smr_seq_t goal;
 
@@ -1172,12 +1233,15 @@ static void smr_test_sync_inside_warns(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 4UL);
 	smr_barrier(smr);
 	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 5UL);
+	/* smr_call() scans the sleepable sections while any exist. */
+	smr_call(smr, &c2.node, 16, smr_test_count_cb);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 6UL);
 	smr_leave_sleepable(smr, &t);
 
-	/* The callback queued inside the section was kept and runs. */
+	/* The callbacks queued inside the sections were kept and run. */
 	smr_barrier(smr);
-	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 1L);
-	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 5UL);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&count), 2L);
+	KUNIT_EXPECT_EQ(test, smr_misuse_count(smr), 6UL);
 	smr_domain_free(smr);
 }
 
@@ -1347,6 +1411,8 @@ static struct kunit_case smr_cases[] = {
 	KUNIT_CASE(smr_test_call_progress),
 	KUNIT_CASE(smr_test_call_expedite),
 	KUNIT_CASE(smr_test_call_blocked_by_reader),
+	KUNIT_CASE(smr_test_barrier_running_cb),
+	KUNIT_CASE(smr_test_barrier_idle_waits_reader),
 	KUNIT_CASE_SLOW(smr_test_barrier_many),
 	KUNIT_CASE_SLOW(smr_test_call_hotplug),
 	KUNIT_CASE_SLOW(smr_test_torture),
