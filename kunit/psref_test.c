@@ -1049,6 +1049,16 @@ static void psref_misuse_wrong_target_warns(struct kunit *test)
 	psref_test_class_done(test, class, 2);
 }
 
+/* A NULL target is reported by init as by every other function. */
+static void psref_misuse_init_null_target_warns(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_NONE);
+
+	psref_target_init(NULL, class);
+	KUNIT_EXPECT_EQ(test, psref_misuse_count(class), 1UL);
+	psref_test_class_done(test, class, 1);
+}
+
 /* Uninitialised and destroyed targets are refused, not -ENOENT. */
 static void psref_misuse_dead_target_warns(struct kunit *test)
 {
@@ -1468,6 +1478,7 @@ static struct kunit_case psref_cases[] = {
 	KUNIT_CASE(psref_misuse_double_acquire_warns),
 	KUNIT_CASE(psref_misuse_release_unknown_warns),
 	KUNIT_CASE(psref_misuse_wrong_target_warns),
+	KUNIT_CASE(psref_misuse_init_null_target_warns),
 	KUNIT_CASE(psref_misuse_dead_target_warns),
 	KUNIT_CASE(psref_misuse_drain_destroy_warns),
 	KUNIT_CASE(psref_misuse_drain_while_holding_warns),

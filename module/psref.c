@@ -800,6 +800,11 @@ void psref_target_init(struct psref_target *target, struct psref_class *class)
 		KPRIM_MISUSE(&psref_global_misuse, "%s: NULL class", __func__);
 		return;
 	}
+	if (unlikely(!target)) {
+		KPRIM_MISUSE(&class->misuse, "%s: class %s: NULL target",
+			     __func__, class->name);
+		return;
+	}
 	target->prt_class = class;
 	WRITE_ONCE(target->prt_state, PSREF_TARGET_LIVE);
 	atomic_long_inc(&class->ntargets);
