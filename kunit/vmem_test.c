@@ -740,6 +740,51 @@ static void vmem_test_source_release(struct kunit *test)
 	vmem_destroy(top);
 }
 
+/*
+ * A constrained request imports once; if the new span still cannot hold
+ * it (here: a window outside anything the source can give), the span is
+ * given back at once instead of staying in the child unused, so failing
+ * requests do not drain the source one span per call.
+ */
+static void vmem_test_constrained_import_unused(struct kunit *test)
+{
+	vmem_t *top, *child;
+	vmem_addr_t p;
+	int i;
+
+	top = vmem_create("t-top3", 0x100000, 0x100000, 0x10, NULL, NULL, NULL,
+			  0, VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, top);
+	child = vmem_create("t-child3", 0, 0, 0x10, vmem_alloc, vmem_free, top,
+			    0, VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, child);
+	for (i = 0; i < 8; i++) {
+		KUNIT_EXPECT_EQ(test, vmem_xalloc(child, 0x100, 0, 0, 0, 0x400000,
+						  0x4fffff, VM_NOSLEEP, &p), ENOMEM);
+		KUNIT_EXPECT_EQ(test, vmem_xalloc(child, 0x100, 0, 0, 0, 0x400000,
+						  0x4fffff, VM_SLEEP, &p), ENOMEM);
+		KUNIT_EXPECT_EQ(test, vmem_xalloc_addr(child, 0x300000, 0x100,
+						       VM_NOSLEEP), ENOMEM);
+		VMEM_CHECK(test, child);
+		VMEM_CHECK(test, top);
+	}
+	KUNIT_EXPECT_EQ(test, vmem_size(child, VMEM_ALLOC | VMEM_FREE), 0);
+	KUNIT_EXPECT_EQ(test, vmem_size(top, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, child->vm_nimport, child->vm_nrelease);
+	/* An import that does serve the request stays, busy. */
+	KUNIT_ASSERT_EQ(test, vmem_xalloc(child, 0x100, 0x1000, 0x10, 0, 0,
+					  VMEM_ADDR_MAX, VM_SLEEP, &p), 0);
+	KUNIT_EXPECT_EQ(test, p & 0xfff, 0x10);
+	KUNIT_EXPECT_EQ(test, vmem_size(child, VMEM_ALLOC), 0x100);
+	VMEM_CHECK(test, child);
+	vmem_xfree(child, p, 0x100);
+	KUNIT_EXPECT_EQ(test, vmem_size(top, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(child), 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(top), 0);
+	vmem_destroy(child);
+	vmem_destroy(top);
+}
+
 struct import_ctx {
 	vmem_addr_t next;
 	vmem_size_t extra;
@@ -823,7 +868,8 @@ static void vmem_test_import_fn(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, vmem_alloc(vm, 0x200000, VM_NOSLEEP, &p), ENOMEM);
 	/*
 	 * A VM_SLEEP request whose window no import can hit imports once,
-	 * then fails instead of waiting forever; destroy releases the span.
+	 * then fails instead of waiting forever; the unused span is given
+	 * back at once.
 	 */
 	p = c.nimport;
 	KUNIT_EXPECT_EQ(test, vmem_xalloc_addr(vm, 0x100, 0x100, VM_SLEEP), ENOMEM);
@@ -2146,6 +2192,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_walk_contains),
 	KUNIT_CASE(vmem_test_source_chain),
 	KUNIT_CASE(vmem_test_source_release),
+	KUNIT_CASE(vmem_test_constrained_import_unused),
 	KUNIT_CASE(vmem_test_import_fn),
 	KUNIT_CASE(vmem_test_init_storage),
 	KUNIT_CASE(vmem_test_sleep_wakeup),

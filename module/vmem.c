@@ -54,7 +54,8 @@
  * import function (called without the lock), or from its source arena when
  * the import function is vmem_alloc().  Constrained requests import too
  * (once per call), with slack for the alignment and no-cross boundary, and
- * are retried against the new span.  Freeing the last busy segment of an
+ * are retried against the new span; a new span that still cannot hold the
+ * request is given back at once.  Freeing the last busy segment of an
  * imported span removes the span and releases it (again without the lock).
  *
  * Waiting.  VM_SLEEP requests that cannot be satisfied sleep on a waitqueue
@@ -774,8 +775,9 @@ static void vmem_release_span(vmem_t *vm, vmem_addr_t addr, vmem_size_t size)
 		vm->vm_releasefn(vm->vm_arg, addr, size);
 }
 
-/* Import a span of at least @size; 0 or ENOMEM. */
-static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
+/* Import a span of at least @size: 0 (span in *@spanp, *@spansizep), ENOMEM. */
+static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags,
+		       vmem_addr_t *spanp, vmem_size_t *spansizep)
 {
 	vm_flag_t iflags = (flags & (VM_SLEEP | VM_NOSLEEP)) | VM_INSTANTFIT;
 	vmem_size_t actual = 0;
@@ -823,7 +825,48 @@ static int vmem_import(vmem_t *vm, vmem_size_t size, vm_flag_t flags)
 		return -ENOMEM;
 	}
 	vmem_wake(vm);
+	*spanp = addr;
+	*spansizep = actual;
 	return 0;
+}
+
+/*
+ * Remove the imported span [@addr, @addr + @size) if it is still wholly
+ * free (and the arena releases spans); the caller releases it unlocked.
+ */
+static bool vmem_unimport_locked(vmem_t *vm, vmem_addr_t addr,
+				 vmem_size_t size)
+	__must_hold(&vm->vm_lock)
+{
+	struct rb_node *n = vm->vm_spans.rb_node;
+	struct vmem_btag *sp = NULL, *seg;
+
+	lockdep_assert_held(&vm->vm_lock);
+	while (n) {
+		sp = rb_entry(n, struct vmem_btag, spannode);
+		if (addr < sp->start)
+			n = n->rb_left;
+		else if (addr > sp->start)
+			n = n->rb_right;
+		else
+			break;
+	}
+	if (!n || sp->type != VMEM_BT_SPAN || sp->size != size ||
+	    !vm->vm_releasefn)
+		return false;
+	seg = list_next_entry(sp, seglist);	/* a span has a segment */
+	if (seg->type != VMEM_BT_FREE || seg->size != size)
+		return false;
+	bt_remfree(vm, seg);
+	list_del(&seg->seglist);
+	list_del(&sp->seglist);
+	rb_erase(&sp->spannode, &vm->vm_spans);
+	vm->vm_total -= size;
+	vm->vm_imported -= size;
+	vm->vm_nrelease++;
+	vmem_bt_put(vm, seg);
+	vmem_bt_put(vm, sp);
+	return true;
 }
 
 static int vmem_qcache_purge(vmem_t *vm);
@@ -837,11 +880,11 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 			   r->nocross || r->minaddr != VMEM_ADDR_MIN ||
 			   r->maxaddr != VMEM_ADDR_MAX;
 	unsigned int nimport = 0;
-	bool purged = false, could;
+	bool purged = false, could, unimport = false, rel;
 	struct vmem_btag *bt;
 	unsigned long irqflags, gen;
-	vmem_size_t isize;
-	vmem_addr_t start = 0;
+	vmem_size_t isize, ispan_size = 0;
+	vmem_addr_t start = 0, ispan = 0;
 	LIST_HEAD(trim);
 
 	for (;;) {
@@ -869,8 +912,16 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 			return 0;
 		}
 		gen = vm->vm_freegen;
+		/*
+		 * The span this constrained request just imported cannot hold
+		 * it: give it back rather than keep it unused.
+		 */
+		rel = unimport && vmem_unimport_locked(vm, ispan, ispan_size);
+		unimport = false;
 		could = vmem_could_fit(vm, r);
 		vmem_unlock(vm, irqflags);
+		if (rel)
+			vmem_release_span(vm, ispan, ispan_size);
 
 		/*
 		 * A constrained request imports once per call: a span that
@@ -886,8 +937,12 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 					isize += r->align;
 				isize += r->nocross;
 			}
-			if (isize >= r->size && vmem_import(vm, isize, r->flags) == 0)
+			if (isize >= r->size &&
+			    vmem_import(vm, isize, r->flags, &ispan,
+					&ispan_size) == 0) {
+				unimport = constrained;
 				continue;
+			}
 		}
 		if (vm->vm_nqcache && !purged) {
 			purged = true;
