@@ -6,6 +6,8 @@
 #                        target kernel has KUnit) against $(KDIR)
 #   make check           the whole test pipeline (see Documentation/testing.rst)
 #   make check SUITE=vmem
+#   make torture         randomized tortures with CPU hotplug in QEMU
+#                        (DURATION=seconds, TORTURE=smr,vmem..., KERNEL=kcsan)
 #   make demo            boot QEMU with kprim loaded, print the debugfs views
 #   make bench           benchmarks vs Linux primitives on the stock kernel
 #   make lint            checkpatch --strict, kernel-doc, sparse (C=2), W=1
@@ -33,6 +35,9 @@ clean:
 check:
 	scripts/check.sh
 
+torture:
+	scripts/torture.sh
+
 demo:
 	scripts/demo.sh
 
@@ -45,4 +50,4 @@ lint:
 docs-check:
 	scripts/lint.sh docs
 
-.PHONY: all modules clean check demo bench lint docs-check
+.PHONY: all modules clean check torture demo bench lint docs-check

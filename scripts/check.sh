@@ -11,12 +11,14 @@
 #   5. boot it in QEMU (TCG, -smp 4): load kprim, run every KUnit module,
 #      unload, load/unload loop, kmemleak scan; parse KTAP with kunit.py;
 #      any kernel splat fails the run
-#   6. the sample consumer driver on the test kernel (scripts/sample-check.sh)
-#   7. build kprim.ko and the sample against Debian's stock headers, boot the
+#   6. the tortures, 60 s, with CPU hotplug (scripts/torture.sh)
+#   7. the sample consumer driver on the test kernel (scripts/sample-check.sh)
+#   8. build kprim.ko and the sample against Debian's stock headers, boot the
 #      stock kernel (load, debugfs root present, unload), DKMS build
 #
 # Environment: SUITE=vmem[,smr...] runs only those KUnit suites (and skips
-# steps 4, 6 and 7); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
+# steps 4, 6, 7 and 8; SUITE=torture runs step 6 alone); DURATION (torture
+# seconds, default 60); KERNEL=<flavour> picks kunit/kprim-<flavour>.config;
 # KPRIM_QEMU_ACCEL, KPRIM_QEMU_TIMEOUT, KPRIM_LOOPS, KPRIM_CACHE.
 #
 # Ends with exactly one line "N passed, N failed[, N skipped]" and exits
@@ -75,15 +77,15 @@ count_lines() { # count "  ok"/"  FAIL" lines of a sub-check's output
 	failed=$((failed + $(grep -c '^  FAIL' "$1" || true)))
 }
 
-step "1/7 packages"
+step "1/8 packages"
 "$KPRIM_TOP/scripts/install-deps.sh"
 echo "  all required Debian packages present"
 
-step "2/7 test kernel (${KERNEL:-debug})"
+step "2/8 test kernel (${KERNEL:-debug})"
 kdir=$("$KPRIM_TOP/scripts/build-test-kernel.sh")
 src=$(kprim_src_dir)
 
-step "3/7 build kprim and KUnit modules against $(basename "$kdir")"
+step "3/8 build kprim and KUnit modules against $(basename "$kdir")"
 rm -rf "$build/test"
 mkdir -p "$build"
 run_with_progress "$build/test.build.log" "module build" \
@@ -105,7 +107,7 @@ else
 	result fail "Module.symvers: exports outside namespace KPRIM or not GPL: $bad"
 fi
 
-step "4/7 lint: checkpatch, kernel-doc, sparse"
+step "4/8 lint: checkpatch, kernel-doc, sparse"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE; run make lint)"
 else
@@ -114,11 +116,12 @@ else
 	count_lines "$build/lint.txt"
 fi
 
-step "5/7 KUnit in QEMU"
+step "5/8 KUnit in QEMU"
 tests=()
 if [ -n "${SUITE:-}" ]; then
 	for s in ${SUITE//,/ }; do
 		case $s in
+		torture) ;;
 		main|kprim) tests+=(kprim_test) ;;
 		*) tests+=("kprim_${s}_test") ;;
 		esac
@@ -128,9 +131,12 @@ else
 	tests=(kprim_test)
 	for ko in "$build"/test/kunit/*.ko; do
 		t=$(basename "$ko" .ko)
-		[ "$t" = kprim_test ] || tests+=("$t")
+		case $t in kprim_test|kprim_torture) ;; *) tests+=("$t") ;; esac
 	done
 fi
+if [ ${#tests[@]} -eq 0 ]; then
+	echo "  skipped (SUITE=$SUITE)"
+else
 mods=("$build/test/module/kprim.ko")
 for t in "${tests[@]}"; do
 	[ -e "$build/test/kunit/$t.ko" ] || die "no test module $t.ko (SUITE=${SUITE:-})"
@@ -152,8 +158,23 @@ python3 "$KPRIM_TOP/scripts/ktap-report.py" --results "$run/results.log" \
 	--kunit-py "$src/tools/testing/kunit/kunit.py" "${expect[@]}" | tee "$run/report.txt"
 tally "$run/report.txt"
 echo "  console log: $run/console.log"
+fi
 
-step "6/7 sample consumer driver on the test kernel"
+step "6/8 torture (${DURATION:-60} s, CPU hotplug, unload under load)"
+if [ -n "${SUITE:-}" ] && [[ ",$SUITE," != *,torture,* ]]; then
+	echo "  skipped (SUITE=$SUITE)"
+else
+	DURATION=${DURATION:-60} "$KPRIM_TOP/scripts/torture.sh" --prebuilt "$build/test" \
+		>"$build/torture.txt" 2>&1 || true
+	cat "$build/torture.txt"
+	if grep -q '^COUNTS ' "$build/torture.txt"; then
+		tally "$build/torture.txt"
+	else
+		result fail "torture did not run (see $build/torture.txt)"
+	fi
+fi
+
+step "7/8 sample consumer driver on the test kernel"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE)"
 else
@@ -162,7 +183,7 @@ else
 	count_lines "$build/sample-test.txt"
 fi
 
-step "7/7 distro kernel: load check, sample, DKMS"
+step "8/8 distro kernel: load check, sample, DKMS"
 if [ -n "${SUITE:-}" ]; then
 	echo "  skipped (SUITE=$SUITE)"
 else

@@ -11,6 +11,8 @@
 #   KPRIM_TESTS  test modules to load, in order
 #   KPRIM_LOOPS  kprim.ko load/unload iterations for the leak check
 #   KPRIM_EXTRA  extra modules (consumers) to load and unload after the tests
+#   KPRIM_TORTURE  (torture mode) parameters for kprim_torture.ko
+#   KPRIM_TORTURE_WAIT  (torture mode) seconds to wait for it to finish
 
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -26,6 +28,19 @@ msg() { echo "KPRIM $*" >$out; }
 finish() { msg done; sync; reboot -f; sleep 10; }
 
 msg boot "$(uname -r)" cpus=$(grep -c ^processor /proc/cpuinfo)
+
+# Fault injection (kunit/fault_test.c) fails the Nth allocation of a task
+# through current->fail_nth.  By default failslab and fail_page_alloc
+# ignore sleeping (GFP_KERNEL) allocations and single pages, which are most
+# of kprim's; let them count, and keep injected failures quiet (probability
+# stays 0, so nothing fails unless a test asks for it).
+for fa in failslab fail_page_alloc; do
+	d=/sys/kernel/debug/$fa
+	[ -d $d ] || continue
+	echo N >$d/ignore-gfp-wait
+	echo 0 >$d/verbose
+	[ -e $d/min-order ] && echo 0 >$d/min-order
+done
 if ! insmod /lib/kprim/kprim.ko; then
 	msg fail insmod kprim.ko
 	finish
@@ -72,6 +87,49 @@ if [ "$KPRIM_MODE" = kunit ]; then
 		rmmod "$t" || msg fail rmmod "$t"
 		msg module-end "$t"
 	done
+fi
+
+if [ "$KPRIM_MODE" = torture ]; then
+	[ -e /sys/kernel/debug/kmemleak ] && echo clear >/sys/kernel/debug/kmemleak
+	t=/sys/kernel/debug/kprim_torture
+	msg module-begin kprim_torture
+	if insmod /lib/kprim/kprim_torture.ko $KPRIM_TORTURE; then
+		# Unload under load: the torture holds kprim objects.
+		if rmmod kprim 2>/dev/null; then
+			msg fail rmmod kprim succeeded while kprim_torture runs
+			finish
+		fi
+		msg ok rmmod kprim refused while kprim_torture holds objects
+		waited=0
+		while [ "$(cat $t/done 2>/dev/null)" != 1 ] &&
+		      [ $waited -lt "$KPRIM_TORTURE_WAIT" ]; do
+			sleep 5
+			waited=$((waited + 5))
+		done
+		if [ "$(cat $t/done 2>/dev/null)" = 1 ]; then
+			msg ktap-begin kprim_torture
+			cat $t/results >$out
+			msg ktap-end kprim_torture
+		else
+			msg fail kprim_torture did not finish within "$KPRIM_TORTURE_WAIT" s
+			cat $t/status >$out 2>/dev/null
+		fi
+		if rmmod kprim_torture; then
+			# The consumer tore everything down: no object may remain.
+			# (every torture object's name starts with "torture").
+			left=$(ls /sys/kernel/debug/kprim/*/ | grep -c '^torture')
+			if [ "$left" -eq 0 ]; then
+				msg ok kprim_torture unloaded, no torture object left in kprim
+			else
+				msg fail kprim_torture left "$left" objects in /sys/kernel/debug/kprim
+			fi
+		else
+			msg fail rmmod kprim_torture
+		fi
+	else
+		msg fail insmod kprim_torture.ko $KPRIM_TORTURE
+	fi
+	msg module-end kprim_torture
 fi
 
 for m in $KPRIM_EXTRA; do

@@ -1,0 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Placeholder: replaced by the misuse_test suite. */
+#include <linux/module.h>
+MODULE_LICENSE("GPL");
