@@ -52,9 +52,11 @@
  * Why the IPI can interrupt an update safely.  For IPL_NONE and soft
  * classes the check IPI may arrive in the middle of an acquire or release
  * on the same CPU.  Two rules make that harmless.  First, lists are
- * changed with list_add_rcu()/list_del_rcu(), whose store ordering keeps
- * every ->next chain walkable at every instruction boundary, and the check
- * walks forward only.  Second, psref_acquire() links its entry *before* it
+ * changed with hlist_add_head_rcu()/hlist_del_rcu(), whose store
+ * ordering keeps every ->next chain walkable at every instruction
+ * boundary, and the check walks forward only (an hlist rather than a
+ * list_head: the same ordering without CONFIG_DEBUG_LIST's out-of-line
+ * validation calls on the fast path).  Second, psref_acquire() links its entry *before* it
  * reads the target's state (a compiler barrier suffices: the IPI runs on
  * the same CPU and sees that CPU's stores in program order).  If the IPI
  * comes before the entry is linked, it synchronised with the drainer's
@@ -143,7 +145,7 @@ static struct dentry *psref_debugfs;
  * Written only by its own CPU, under the class's IPL protection.
  */
 struct psref_cpu {
-	struct list_head head;
+	struct hlist_head head;
 	unsigned long nheld;
 	bool busy;
 };
@@ -253,17 +255,23 @@ static __always_inline bool psref_context_ok(const struct psref_class *class)
 	return true;
 }
 
+/* A task with a zero preempt count: is it pinned to this CPU? */
+static __always_inline bool psref_task_bound(void)
+{
+#ifdef CONFIG_SMP
+	if (current->migration_disabled)
+		return true;
+#endif
+	return is_percpu_thread() || irqs_disabled();
+}
+
 /* Will the caller stay on this CPU?  Same test as smp_processor_id(). */
 static __always_inline bool psref_bound(void)
 {
 	/* Without a preempt count there is nothing to test. */
 	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) || preempt_count())
 		return true;
-#ifdef CONFIG_SMP
-	if (current->migration_disabled)
-		return true;
-#endif
-	return irqs_disabled() || is_percpu_thread();
+	return psref_task_bound();
 }
 
 /*
@@ -354,12 +362,64 @@ static __always_inline void psref_unprotect(struct psref_cpu *pcpu,
 	}
 }
 
+/* preempt_count() bits that mean "not task context". */
+#define PSREF_NOT_TASK	(NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)
+
+/* The checks and protection of psref_begin() for every other case. */
+static noinline struct psref_cpu *
+psref_begin_slow(struct psref_class *class, const struct psref_target *target,
+		 struct psref_guard *g, const char *fn)
+{
+	if (unlikely(!psref_enter_ok(class, target, fn)))
+		return NULL;
+	return psref_protect(class, g);
+}
+
+/*
+ * Entry of acquire/release/copy/held: check the class, the target, the
+ * context and that the caller is bound, then shield this CPU's list (see
+ * psref_protect()).  Returns the list, or NULL after reporting a misuse.
+ *
+ * The common case is inline and costs one preempt-count read: an IPL_NONE
+ * class used from task context that has preemption or BH disabled (bound,
+ * and no other task can run here: nothing to do), or that is bound by
+ * migrate_disable() or as a per-CPU kthread (disable preemption).  Without
+ * CONFIG_PREEMPT_COUNT nothing can be tested, as in psref_bound().
+ */
+static __always_inline struct psref_cpu *
+psref_begin(struct psref_class *class, const struct psref_target *target,
+	    struct psref_guard *g, const char *fn)
+{
+	struct psref_cpu *pcpu;
+	unsigned int pc;
+
+	if (unlikely(!class || !target || target->prt_class != class ||
+		     class->ipl != IPL_NONE))
+		return psref_begin_slow(class, target, g, fn);
+	pc = preempt_count();
+	if (unlikely(pc & PSREF_NOT_TASK))
+		return psref_begin_slow(class, target, g, fn);
+	if (pc && IS_ENABLED(CONFIG_PREEMPT_COUNT)) {
+		g->prot = PSREF_PROT_NONE;
+	} else if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) ||
+		   psref_task_bound()) {
+		g->prot = PSREF_PROT_PREEMPT;
+		preempt_disable();
+	} else {
+		return psref_begin_slow(class, target, g, fn);
+	}
+	pcpu = this_cpu_ptr(class->pcpu);
+	WRITE_ONCE(pcpu->busy, true);
+	barrier();
+	return pcpu;
+}
+
 /* Is @psref linked on @pcpu's list?  Compares pointers only. */
 static bool psref_on_list(struct psref_cpu *pcpu, const struct psref *psref)
 {
 	struct psref *p;
 
-	list_for_each_entry(p, &pcpu->head, psref_entry)
+	hlist_for_each_entry(p, &pcpu->head, psref_entry)
 		if (p == psref)
 			return true;
 	return false;
@@ -371,13 +431,13 @@ static bool psref_on_list(struct psref_cpu *pcpu, const struct psref *psref)
  */
 static void psref_link(struct psref_cpu *pcpu, struct psref *psref)
 {
-	list_add_rcu(&psref->psref_entry, &pcpu->head);
+	hlist_add_head_rcu(&psref->psref_entry, &pcpu->head);
 	pcpu->nheld++;
 }
 
 static void psref_unlink(struct psref_cpu *pcpu, struct psref *psref)
 {
-	list_del_rcu(&psref->psref_entry);
+	hlist_del_rcu(&psref->psref_entry);
 	pcpu->nheld--;
 }
 
@@ -416,10 +476,9 @@ int psref_acquire(struct psref *psref, const struct psref_target *target,
 	struct psref_cpu *pcpu;
 	unsigned int state;
 
-	if (unlikely(!psref_enter_ok(class, target, "psref_acquire")))
+	pcpu = psref_begin(class, target, &g, "psref_acquire");
+	if (unlikely(!pcpu))
 		return -EINVAL;
-
-	pcpu = psref_protect(class, &g);
 	if (psref_debug && unlikely(psref_on_list(pcpu, psref))) {
 		psref_unprotect(pcpu, &g);
 		KPRIM_MISUSE(&class->misuse,
@@ -555,10 +614,9 @@ void psref_release(struct psref *psref, const struct psref_target *target,
 			     __func__, class->name, psref, psref->psref_target, target);
 		return;
 	}
-	if (unlikely(!psref_enter_ok(class, target, "psref_release")))
+	pcpu = psref_begin(class, target, &g, "psref_release");
+	if (unlikely(!pcpu))
 		return;
-
-	pcpu = psref_protect(class, &g);
 	if (unlikely(psref->psref_cpu != raw_smp_processor_id())) {
 		int cpu = raw_smp_processor_id();
 
@@ -614,11 +672,11 @@ void psref_copy(struct psref *pto, const struct psref *pfrom,
 	struct psref_guard g;
 	struct psref_cpu *pcpu;
 
-	if (unlikely(!psref_enter_ok(class, target, "psref_copy"))) {
+	pcpu = psref_begin(class, target, &g, "psref_copy");
+	if (unlikely(!pcpu)) {
 		pto->psref_target = NULL;
 		return;
 	}
-	pcpu = psref_protect(class, &g);
 	if (unlikely(pfrom->psref_cpu != raw_smp_processor_id() ||
 		     (psref_debug && !psref_on_list(pcpu, pfrom)))) {
 		psref_unprotect(pcpu, &g);
@@ -657,7 +715,7 @@ static bool psref_held_here(const struct psref_target *target,
 	bool held = false;
 
 	pcpu = psref_protect(class, &g);
-	list_for_each_entry(p, &pcpu->head, psref_entry) {
+	hlist_for_each_entry(p, &pcpu->head, psref_entry) {
 		if (p->psref_target == target && p->psref_task == current) {
 			held = true;
 			break;
@@ -692,7 +750,7 @@ static void psref_drain_check(void *arg)
 	struct psref_cpu *pcpu = this_cpu_ptr(d->class->pcpu);
 	struct psref *p;
 
-	list_for_each_entry(p, &pcpu->head, psref_entry) {
+	hlist_for_each_entry(p, &pcpu->head, psref_entry) {
 		if (p->psref_target != d->target)
 			continue;
 		atomic_inc(&d->nholders);
@@ -995,7 +1053,7 @@ struct psref_class *psref_class_create(const char *name, int ipl)
 		return NULL;
 	}
 	for_each_possible_cpu(cpu)
-		INIT_LIST_HEAD(&per_cpu_ptr(class->pcpu, cpu)->head);
+		INIT_HLIST_HEAD(&per_cpu_ptr(class->pcpu, cpu)->head);
 	class->ipl = ipl;
 	atomic_set(&class->ndraining, 0);
 	atomic_long_set(&class->release_seq, 0);

@@ -45,7 +45,7 @@ struct psref_target {
  * same CPU and in the same task; its contents need no initialisation.
  */
 struct psref {
-	struct list_head psref_entry;
+	struct hlist_node psref_entry;
 	const struct psref_target *psref_target;
 	struct task_struct *psref_task;
 	unsigned long psref_ip;
