@@ -13,6 +13,7 @@
 #include <kunit/test.h>
 #include <linux/bitmap.h>
 #include <linux/completion.h>
+#include <linux/cpu.h>
 #include <linux/delay.h>
 #include <linux/fs.h>
 #include <linux/hash.h>
@@ -1123,6 +1124,106 @@ static void vmem_test_qcache_mag_links(struct kunit *test)
 	vmem_destroy(vm);
 }
 
+/* Work for vmem_test_qcache_cpu_dead: cache rounds in one CPU's magazines. */
+struct vmem_test_cpu_fill {
+	vmem_t *vm;
+	vmem_addr_t a[VMEM_MAG_ROUNDS + 10];
+	int rc;
+};
+
+static long vmem_test_cpu_fill_fn(void *arg)
+{
+	struct vmem_test_cpu_fill *f = arg;
+	int i;
+
+	/* A kworker bound to the CPU: every round lands in its magazines. */
+	for (i = 0; i < ARRAY_SIZE(f->a); i++)
+		f->rc |= vmem_alloc(f->vm, 0x10, VM_NOSLEEP, &f->a[i]);
+	for (i = 0; i < ARRAY_SIZE(f->a) && !f->rc; i++)
+		vmem_free(f->vm, f->a[i], 0x10);
+	return 0;
+}
+
+/*
+ * The rounds a CPU caches in its loaded and previous magazines go back to
+ * the depot when the CPU goes offline: another CPU then allocates them
+ * from the depot (cache hits) instead of carving new segments out of the
+ * arena while they sit stranded on the dead CPU.
+ */
+static void vmem_test_qcache_cpu_dead(struct kunit *test)
+{
+	const int n = ARRAY_SIZE(((struct vmem_test_cpu_fill *)NULL)->a);
+	struct vmem_test_cpu_fill *f;
+	struct vmem_qcache_cpu *cc;
+	struct vmem_magazine *mag;
+	unsigned long irqflags, depot_rounds = 0, nfull, nmags, hits;
+	struct vmem_qcache *qc;
+	bool stranded;
+	int i, cpu, err, rc = 0;
+
+	if (num_online_cpus() < 2)
+		kunit_skip(test, "needs a second online CPU");
+	cpu = cpumask_last(cpu_online_mask);
+	if (cpu == 0)
+		kunit_skip(test, "no hot-unpluggable CPU");
+	f = kunit_kzalloc(test, sizeof(*f), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	f->vm = vmem_create("t-cpudead", 0, 0x10000, 0x10, NULL, NULL, NULL,
+			    0x10, VM_SLEEP, IPL_NONE);
+	KUNIT_ASSERT_NOT_NULL(test, f->vm);
+	qc = &f->vm->vm_qcache[0];
+
+	KUNIT_ASSERT_EQ(test, work_on_cpu(cpu, vmem_test_cpu_fill_fn, f), 0);
+	KUNIT_ASSERT_EQ(test, f->rc, 0);
+	cc = per_cpu_ptr(qc->cpu, cpu);
+	spin_lock_irqsave(&cc->lock, irqflags);
+	stranded = cc->loaded && cc->prev &&
+		   cc->loaded->nrounds + cc->prev->nrounds == n;
+	spin_unlock_irqrestore(&cc->lock, irqflags);
+	KUNIT_ASSERT_TRUE_MSG(test, stranded, "the rounds are not in CPU %d's magazines", cpu);
+	KUNIT_EXPECT_EQ(test, vmem_size(f->vm, VMEM_ALLOC), n * 0x10);
+
+	err = remove_cpu(cpu);
+	if (err) {
+		vmem_qcache_reap(f->vm);
+		vmem_destroy(f->vm);
+		kunit_skip(test, "remove_cpu(%d) failed: %d", cpu, err);
+	}
+
+	spin_lock_irqsave(&cc->lock, irqflags);
+	stranded = cc->loaded || cc->prev;
+	spin_unlock_irqrestore(&cc->lock, irqflags);
+	spin_lock_irqsave(&qc->depot_lock, irqflags);
+	for (mag = qc->full; mag; mag = mag->next)
+		depot_rounds += mag->nrounds;
+	nfull = qc->nfull;
+	nmags = qc->nmags;
+	spin_unlock_irqrestore(&qc->depot_lock, irqflags);
+	KUNIT_EXPECT_FALSE_MSG(test, stranded, "offline CPU %d still has magazines", cpu);
+	KUNIT_EXPECT_EQ(test, nfull, 2);
+	KUNIT_EXPECT_EQ(test, depot_rounds, n);
+	KUNIT_EXPECT_EQ(test, nmags, 2);
+
+	/* Another CPU gets the same rounds back from the depot. */
+	hits = qc_hits(f->vm, 0x10);
+	preempt_disable();
+	for (i = 0; i < n; i++)
+		rc |= vmem_alloc(f->vm, 0x10, VM_NOSLEEP, &f->a[i]);
+	preempt_enable();
+	KUNIT_EXPECT_EQ(test, rc, 0);
+	KUNIT_EXPECT_EQ(test, qc_hits(f->vm, 0x10), hits + n);
+	KUNIT_EXPECT_EQ(test, vmem_size(f->vm, VMEM_ALLOC), n * 0x10);
+
+	KUNIT_EXPECT_EQ(test, add_cpu(cpu), 0);
+	for (i = 0; i < n && !rc; i++)
+		vmem_free(f->vm, f->a[i], 0x10);
+	vmem_qcache_reap(f->vm);
+	KUNIT_EXPECT_EQ(test, vmem_size(f->vm, VMEM_ALLOC), 0);
+	KUNIT_EXPECT_EQ(test, vmem_misuse_count(f->vm), 0);
+	VMEM_CHECK(test, f->vm);
+	vmem_destroy(f->vm);
+}
+
 /* An idle depot is trimmed by the periodic work within two intervals. */
 static void vmem_test_depot_trim(struct kunit *test)
 {
@@ -2198,6 +2299,7 @@ static struct kunit_case vmem_cases[] = {
 	KUNIT_CASE(vmem_test_sleep_wakeup),
 	KUNIT_CASE(vmem_test_qcache),
 	KUNIT_CASE(vmem_test_qcache_mag_links),
+	KUNIT_CASE(vmem_test_qcache_cpu_dead),
 	KUNIT_CASE_SLOW(vmem_test_depot_trim),
 	KUNIT_CASE_SLOW(vmem_test_hash_resize),
 	KUNIT_CASE_SLOW(vmem_test_instantfit_flat),

@@ -75,7 +75,10 @@
  * the cache's size).  Frees mirror this.  The fast path never takes the
  * arena lock.  A periodic work item trims the depot by the number of
  * magazines that stayed unused during the last interval, and an allocation
- * that fails purges all caches before it gives up.
+ * that fails purges all caches before it gives up.  When a CPU goes
+ * offline, a CPU-hotplug callback moves its two magazines to the depot so
+ * the other CPUs can use their rounds (a magazine holding any round counts
+ * as full there; allocation pops whatever it holds).
  *
  * Misuse.  Consumer errors (freeing what is not allocated, a wrong size,
  * destroying a busy arena, bad flags or constraints, overlapping spans) are
@@ -88,6 +91,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #define KPRIM_VMEM_INTERNAL
+#include <linux/cpuhotplug.h>
 #include <linux/debugfs.h>
 #include <linux/hash.h>
 #include <linux/interrupt.h>
@@ -126,6 +130,7 @@ static unsigned long vmem_next_id;
 static struct dentry *vmem_debugfs_root;
 static atomic_long_t vmem_misuse_total = ATOMIC_LONG_INIT(0);
 static struct lock_class_key vmem_lock_keys[3];
+static int vmem_cpuhp_state = -1;
 static void vmem_trim_workfn(struct work_struct *work);
 static DECLARE_DELAYED_WORK(vmem_trim_work, vmem_trim_workfn);
 
@@ -1481,6 +1486,63 @@ void vmem_qcache_reap(vmem_t *vm)
 }
 EXPORT_SYMBOL_KPRIM(vmem_qcache_reap);
 
+/*
+ * CPU hotplug: hand a dead CPU's magazines to the depot.  The callback runs
+ * on a live CPU after @cpu died, under vmem_list_lock, so arenas being
+ * created or destroyed are either wholly seen or not at all.  A task that
+ * looked up the dead CPU's cache with raw_cpu_ptr() just before it was
+ * migrated away may still push a round there afterwards; such a round is
+ * not lost (purge and destroy walk every possible CPU, and the CPU uses it
+ * again when it comes back), merely idle until then.
+ */
+static void vmem_qcache_cpu_dead(vmem_t *vm, unsigned int cpu)
+{
+	struct vmem_magazine *mags[2];
+	struct vmem_qcache_cpu *cc;
+	struct vmem_qcache *qc;
+	unsigned long irqflags;
+	unsigned int i, j;
+
+	for (i = 0; i < vm->vm_nqcache; i++) {
+		qc = &vm->vm_qcache[i];
+		cc = per_cpu_ptr(qc->cpu, cpu);
+		spin_lock_irqsave(&cc->lock, irqflags);
+		mags[0] = cc->prev;
+		mags[1] = cc->loaded;
+		cc->prev = NULL;
+		cc->loaded = NULL;
+		spin_lock(&qc->depot_lock);
+		for (j = 0; j < ARRAY_SIZE(mags); j++) {
+			struct vmem_magazine *mag = mags[j];
+
+			if (!mag)
+				continue;
+			if (mag->nrounds) {
+				mag->next = qc->full;
+				qc->full = mag;
+				qc->nfull++;
+			} else {
+				mag->next = qc->empty;
+				qc->empty = mag;
+				qc->nempty++;
+			}
+		}
+		spin_unlock(&qc->depot_lock);
+		spin_unlock_irqrestore(&cc->lock, irqflags);
+	}
+}
+
+static int vmem_cpu_dead(unsigned int cpu)
+{
+	vmem_t *vm;
+
+	mutex_lock(&vmem_list_lock);
+	list_for_each_entry(vm, &vmem_list, vm_alllist)
+		vmem_qcache_cpu_dead(vm, cpu);
+	mutex_unlock(&vmem_list_lock);
+	return 0;
+}
+
 /**
  * vmem_alloc() - allocate a range from an arena
  * @vm: the arena
@@ -2275,10 +2337,20 @@ EXPORT_SYMBOL_KPRIM(vmem_destroy);
 
 int kprim_vmem_setup(struct dentry *root)
 {
+	int ret;
+
 	vmem_btag_cache = kmem_cache_create("kprim_vmem_btag",
 					    sizeof(struct vmem_btag), 0, 0, NULL);
 	if (!vmem_btag_cache)
 		return -ENOMEM;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "kprim/vmem:dead",
+					NULL, vmem_cpu_dead);
+	if (ret < 0) {
+		kmem_cache_destroy(vmem_btag_cache);
+		vmem_btag_cache = NULL;
+		return ret;
+	}
+	vmem_cpuhp_state = ret;
 	vmem_debugfs_root = debugfs_create_dir("vmem", root);
 	debugfs_create_file("arenas", 0400, vmem_debugfs_root, NULL,
 			    &vmem_arenas_fops);
@@ -2291,6 +2363,8 @@ int kprim_vmem_setup(struct dentry *root)
 void kprim_vmem_teardown(void)
 {
 	cancel_delayed_work_sync(&vmem_trim_work);
+	cpuhp_remove_state_nocalls(vmem_cpuhp_state);
+	vmem_cpuhp_state = -1;
 	mutex_lock(&vmem_list_lock);
 	WARN(!list_empty(&vmem_list), "kprim: vmem arenas left at unload\n");
 	mutex_unlock(&vmem_list_lock);
