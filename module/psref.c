@@ -365,53 +365,69 @@ static __always_inline void psref_unprotect(struct psref_cpu *pcpu,
 /* preempt_count() bits that mean "not task context". */
 #define PSREF_NOT_TASK	(NMI_MASK | HARDIRQ_MASK | SOFTIRQ_OFFSET)
 
-/* The checks and protection of psref_begin() for every other case. */
-static noinline struct psref_cpu *
-psref_begin_slow(struct psref_class *class, const struct psref_target *target,
-		 struct psref_guard *g, const char *fn)
+/*
+ * Entry of the slow paths and of copy/held: check the class, the target,
+ * the context and that the caller is bound, then shield this CPU's list
+ * (see psref_protect()).  Returns the list, or NULL after reporting a
+ * misuse.
+ */
+static struct psref_cpu *
+psref_begin(struct psref_class *class, const struct psref_target *target,
+	    struct psref_guard *g, const char *fn)
 {
 	if (unlikely(!psref_enter_ok(class, target, fn)))
 		return NULL;
 	return psref_protect(class, g);
 }
 
+/* What psref_fast_mode() found. */
+enum psref_fast {
+	PSREF_FAST_NONE,	/* already shielded: preemption or BH disabled */
+	PSREF_FAST_PREEMPT,	/* bound, preemptible: disable preemption */
+	PSREF_SLOW,		/* anything else: full checks */
+};
+
 /*
- * Entry of acquire/release/copy/held: check the class, the target, the
- * context and that the caller is bound, then shield this CPU's list (see
- * psref_protect()).  Returns the list, or NULL after reporting a misuse.
- *
- * The common case is inline and costs one preempt-count read: an IPL_NONE
- * class used from task context that has preemption or BH disabled (bound,
- * and no other task can run here: nothing to do), or that is bound by
- * migrate_disable() or as a per-CPU kthread (disable preemption).  Without
- * CONFIG_PREEMPT_COUNT nothing can be tested, as in psref_bound().
+ * The common case of acquire and release, decided with one preempt-count
+ * read: an IPL_NONE class used from task context that has preemption or BH
+ * disabled (bound, and no other task can run here: nothing to do), or that
+ * is bound by migrate_disable() or as a per-CPU kthread (disable
+ * preemption).  Without CONFIG_PREEMPT_COUNT nothing can be tested, as in
+ * psref_bound().  Everything else, misuse included, takes the slow path.
  */
-static __always_inline struct psref_cpu *
-psref_begin(struct psref_class *class, const struct psref_target *target,
-	    struct psref_guard *g, const char *fn)
+static __always_inline enum psref_fast
+psref_fast_mode(const struct psref_class *class,
+		const struct psref_target *target)
 {
-	struct psref_cpu *pcpu;
 	unsigned int pc;
 
 	if (unlikely(!class || !target || target->prt_class != class ||
 		     class->ipl != IPL_NONE))
-		return psref_begin_slow(class, target, g, fn);
+		return PSREF_SLOW;
 	pc = preempt_count();
 	if (unlikely(pc & PSREF_NOT_TASK))
-		return psref_begin_slow(class, target, g, fn);
-	if (pc && IS_ENABLED(CONFIG_PREEMPT_COUNT)) {
-		g->prot = PSREF_PROT_NONE;
-	} else if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) ||
-		   psref_task_bound()) {
-		g->prot = PSREF_PROT_PREEMPT;
-		preempt_disable();
-	} else {
-		return psref_begin_slow(class, target, g, fn);
-	}
-	pcpu = this_cpu_ptr(class->pcpu);
+		return PSREF_SLOW;
+	if (pc && IS_ENABLED(CONFIG_PREEMPT_COUNT))
+		return PSREF_FAST_NONE;
+	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) || psref_task_bound())
+		return PSREF_FAST_PREEMPT;
+	return PSREF_SLOW;
+}
+
+/* Mark this CPU's list busy for psref_unlink_remote(); shielded caller. */
+static __always_inline struct psref_cpu *psref_busy(struct psref_class *class)
+{
+	struct psref_cpu *pcpu = this_cpu_ptr(class->pcpu);
+
 	WRITE_ONCE(pcpu->busy, true);
 	barrier();
 	return pcpu;
+}
+
+static __always_inline void psref_unbusy(struct psref_cpu *pcpu)
+{
+	barrier();
+	WRITE_ONCE(pcpu->busy, false);
 }
 
 /* Is @psref linked on @pcpu's list?  Compares pointers only. */
@@ -442,12 +458,91 @@ static void psref_unlink(struct psref_cpu *pcpu, struct psref *psref)
 }
 
 /* A reference to a draining target went away: let the drainers look again. */
-static void psref_wake_drainers(struct psref_class *class)
+static noinline void psref_wake_drainers_now(struct psref_class *class)
 {
-	if (atomic_read(&class->ndraining)) {
-		atomic_long_inc(&class->release_seq);
-		wake_up_all(&class->wq);
+	atomic_long_inc(&class->release_seq);
+	wake_up_all(&class->wq);
+}
+
+static __always_inline void psref_wake_drainers(struct psref_class *class)
+{
+	if (unlikely(atomic_read(&class->ndraining)))
+		psref_wake_drainers_now(class);
+}
+
+static noinline int psref_misuse_twice(struct psref *psref,
+					struct psref_class *class)
+{
+	KPRIM_MISUSE(&class->misuse,
+		     "psref_acquire: class %s: psref %p acquired twice (first at %pS)",
+		     class->name, psref, (void *)psref->psref_ip);
+	return -EINVAL;
+}
+
+/*
+ * A target that is not live refused the reference just linked on @pcpu
+ * (still shielded): unlink it.  -ENOENT for a target being or already
+ * drained; -EINVAL, reported, for one never initialised or destroyed.
+ */
+static noinline int psref_acquire_refused(struct psref_cpu *pcpu,
+					  struct psref *psref,
+					  const struct psref_target *target,
+					  struct psref_class *class,
+					  unsigned int state)
+{
+	psref_unlink(pcpu, psref);
+	psref->psref_target = NULL;
+	if (state == PSREF_TARGET_DRAINING || state == PSREF_TARGET_DRAINED ||
+	    state == PSREF_TARGET_ABANDONED) {
+		/* Still shielded: see psref_release_here(). */
+		psref_wake_drainers(class);
+		return -ENOENT;
 	}
+	KPRIM_MISUSE(&class->misuse, "psref_acquire: class %s: target %p is %s",
+		     class->name, target, psref_state_name(state));
+	return -EINVAL;
+}
+
+/* The body of psref_acquire(): @pcpu is shielded and marked busy. */
+static __always_inline int psref_acquire_here(struct psref_cpu *pcpu,
+					      struct psref *psref,
+					      const struct psref_target *target,
+					      struct psref_class *class,
+					      unsigned long ip)
+{
+	unsigned int state;
+
+	if (psref_debug && unlikely(psref_on_list(pcpu, psref)))
+		return psref_misuse_twice(psref, class);
+	psref->psref_target = target;
+	psref->psref_task = current;
+	psref->psref_ip = ip;
+	psref->psref_cpu = raw_smp_processor_id();	/* shielded */
+	psref_link(pcpu, psref);
+	/* Linked before the state is read: see "Why the IPI ..." above. */
+	barrier();
+	state = READ_ONCE(target->prt_state);
+	if (likely(state == PSREF_TARGET_LIVE))
+		return 0;
+	return psref_acquire_refused(pcpu, psref, target, class, state);
+}
+
+/* psref_acquire() outside the common case: full checks, IPL protection. */
+static noinline int psref_acquire_slow(struct psref *psref,
+				       const struct psref_target *target,
+				       struct psref_class *class,
+				       unsigned long ip)
+{
+	struct psref_guard g;
+	struct psref_cpu *pcpu;
+	int ret;
+
+	pcpu = psref_begin(class, target, &g, "psref_acquire");
+	if (unlikely(!pcpu))
+		return -EINVAL;
+	ret = psref_acquire_here(pcpu, psref, target, class, ip);
+	psref_unprotect(pcpu, &g);
+	return ret;
 }
 
 /**
@@ -472,48 +567,20 @@ static void psref_wake_drainers(struct psref_class *class)
 int psref_acquire(struct psref *psref, const struct psref_target *target,
 		  struct psref_class *class)
 {
-	struct psref_guard g;
+	enum psref_fast mode = psref_fast_mode(class, target);
 	struct psref_cpu *pcpu;
-	unsigned int state;
+	int ret;
 
-	pcpu = psref_begin(class, target, &g, "psref_acquire");
-	if (unlikely(!pcpu))
-		return -EINVAL;
-	if (psref_debug && unlikely(psref_on_list(pcpu, psref))) {
-		psref_unprotect(pcpu, &g);
-		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: psref %p acquired twice (first at %pS)",
-			     __func__, class->name, psref, (void *)psref->psref_ip);
-		return -EINVAL;
-	}
-	psref->psref_target = target;
-	psref->psref_task = current;
-	psref->psref_ip = _RET_IP_;
-	psref->psref_cpu = raw_smp_processor_id();	/* protected */
-	psref_link(pcpu, psref);
-	/* Linked before the state is read: see "Why the IPI ..." above. */
-	barrier();
-	state = READ_ONCE(target->prt_state);
-	if (likely(state == PSREF_TARGET_LIVE)) {
-		psref_unprotect(pcpu, &g);
-		return 0;
-	}
-
-	psref_unlink(pcpu, psref);
-	if (state == PSREF_TARGET_DRAINING || state == PSREF_TARGET_DRAINED ||
-	    state == PSREF_TARGET_ABANDONED) {
-		/* Still protected: see psref_release(). */
-		psref_wake_drainers(class);
-		psref_unprotect(pcpu, &g);
-		psref->psref_target = NULL;
-		return -ENOENT;
-	}
-	psref_unprotect(pcpu, &g);
-	psref->psref_target = NULL;
-	KPRIM_MISUSE(&class->misuse,
-		     "%s: class %s: target %p is %s",
-		     __func__, class->name, target, psref_state_name(state));
-	return -EINVAL;
+	if (unlikely(mode == PSREF_SLOW))
+		return psref_acquire_slow(psref, target, class, _RET_IP_);
+	if (mode == PSREF_FAST_PREEMPT)
+		preempt_disable();
+	pcpu = psref_busy(class);
+	ret = psref_acquire_here(pcpu, psref, target, class, _RET_IP_);
+	psref_unbusy(pcpu);
+	if (mode == PSREF_FAST_PREEMPT)
+		preempt_enable();
+	return ret;
 }
 EXPORT_SYMBOL_KPRIM(psref_acquire);
 
@@ -581,6 +648,94 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 	rcu_read_unlock();
 }
 
+/* psref_release() with a NULL class or a psref of another target. */
+static noinline void psref_release_mismatch(struct psref *psref,
+					    const struct psref_target *target,
+					    struct psref_class *class)
+{
+	if (!class)
+		KPRIM_MISUSE(&psref_global_misuse, "psref_release: NULL class");
+	else
+		KPRIM_MISUSE(&class->misuse,
+			     "psref_release: class %s: psref %p references %p, not %p",
+			     class->name, psref, psref->psref_target, target);
+}
+
+static noinline void psref_misuse_not_held(struct psref *psref,
+					   struct psref_class *class)
+{
+	KPRIM_MISUSE(&class->misuse,
+		     "psref_release: class %s: psref %p is not held on CPU %d (released twice?)",
+		     class->name, psref, psref->psref_cpu);
+}
+
+static noinline void psref_misuse_task(struct psref *psref,
+				       struct psref_class *class)
+{
+	KPRIM_MISUSE(&class->misuse,
+		     "psref_release: class %s: psref %p acquired by task %p at %pS, released by %s/%d",
+		     class->name, psref, psref->psref_task,
+		     (void *)psref->psref_ip, current->comm, current->pid);
+}
+
+/* Released on another CPU than the acquire: report, then repair. */
+static noinline void psref_release_elsewhere(struct psref *psref,
+					     struct psref_class *class)
+{
+	KPRIM_MISUSE(&class->misuse,
+		     "psref_release: class %s: psref %p acquired on CPU %d at %pS, released on CPU %d",
+		     class->name, psref, psref->psref_cpu,
+		     (void *)psref->psref_ip, raw_smp_processor_id());
+	psref_release_remote(psref, class);
+}
+
+/*
+ * The body of psref_release(): @pcpu is shielded and marked busy.  Returns
+ * true if @psref was acquired on another CPU, for the caller to repair
+ * with psref_release_elsewhere() once unshielded.
+ */
+static __always_inline bool psref_release_here(struct psref_cpu *pcpu,
+					       struct psref *psref,
+					       struct psref_class *class)
+{
+	if (unlikely(psref->psref_cpu != raw_smp_processor_id()))
+		return true;
+	if (psref_debug && unlikely(!psref_on_list(pcpu, psref))) {
+		psref_misuse_not_held(psref, class);
+		return false;
+	}
+	psref_unlink(pcpu, psref);
+	if (unlikely(psref->psref_task != current))
+		psref_misuse_task(psref, class);
+	psref->psref_target = NULL;
+	/*
+	 * Not the target's state: it may already be freed.  Not after the
+	 * shield is dropped either: from the unlink on, a drain may finish and
+	 * the class be destroyed while we are preempted; the shield makes this
+	 * an RCU read section, which psref_class_destroy() waits for.
+	 */
+	psref_wake_drainers(class);
+	return false;
+}
+
+/* psref_release() outside the common case: full checks, IPL protection. */
+static noinline void psref_release_slow(struct psref *psref,
+					const struct psref_target *target,
+					struct psref_class *class)
+{
+	struct psref_guard g;
+	struct psref_cpu *pcpu;
+	bool elsewhere;
+
+	pcpu = psref_begin(class, target, &g, "psref_release");
+	if (unlikely(!pcpu))
+		return;
+	elsewhere = psref_release_here(pcpu, psref, class);
+	psref_unprotect(pcpu, &g);
+	if (unlikely(elsewhere))
+		psref_release_elsewhere(psref, class);
+}
+
 /**
  * psref_release() - drop a passive reference
  * @psref: the reference, as filled in by psref_acquire() or psref_copy()
@@ -601,55 +756,28 @@ static void psref_release_remote(struct psref *psref, struct psref_class *class)
 void psref_release(struct psref *psref, const struct psref_target *target,
 		   struct psref_class *class)
 {
-	struct psref_guard g;
+	enum psref_fast mode;
 	struct psref_cpu *pcpu;
+	bool elsewhere;
 
-	if (unlikely(!class)) {
-		KPRIM_MISUSE(&psref_global_misuse, "%s: NULL class", __func__);
+	if (unlikely(!class || psref->psref_target != target)) {
+		psref_release_mismatch(psref, target, class);
 		return;
 	}
-	if (unlikely(psref->psref_target != target)) {
-		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: psref %p references %p, not %p",
-			     __func__, class->name, psref, psref->psref_target, target);
+	mode = psref_fast_mode(class, target);
+	if (unlikely(mode == PSREF_SLOW)) {
+		psref_release_slow(psref, target, class);
 		return;
 	}
-	pcpu = psref_begin(class, target, &g, "psref_release");
-	if (unlikely(!pcpu))
-		return;
-	if (unlikely(psref->psref_cpu != raw_smp_processor_id())) {
-		int cpu = raw_smp_processor_id();
-
-		psref_unprotect(pcpu, &g);
-		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: psref %p acquired on CPU %d at %pS, released on CPU %d",
-			     __func__, class->name, psref, psref->psref_cpu,
-			     (void *)psref->psref_ip, cpu);
-		psref_release_remote(psref, class);
-		return;
-	}
-	if (psref_debug && unlikely(!psref_on_list(pcpu, psref))) {
-		psref_unprotect(pcpu, &g);
-		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: psref %p is not held on CPU %d (released twice?)",
-			     __func__, class->name, psref, psref->psref_cpu);
-		return;
-	}
-	psref_unlink(pcpu, psref);
-	if (unlikely(psref->psref_task != current))
-		KPRIM_MISUSE(&class->misuse,
-			     "%s: class %s: psref %p acquired by task %p at %pS, released by %s/%d",
-			     __func__, class->name, psref, psref->psref_task,
-			     (void *)psref->psref_ip, current->comm, current->pid);
-	psref->psref_target = NULL;
-	/*
-	 * Not the target's state: it may already be freed.  Not after
-	 * psref_unprotect() either: from the unlink on, a drain may finish and
-	 * the class be destroyed while we are preempted; the protection makes
-	 * this an RCU read section, which psref_class_destroy() waits for.
-	 */
-	psref_wake_drainers(class);
-	psref_unprotect(pcpu, &g);
+	if (mode == PSREF_FAST_PREEMPT)
+		preempt_disable();
+	pcpu = psref_busy(class);
+	elsewhere = psref_release_here(pcpu, psref, class);
+	psref_unbusy(pcpu);
+	if (mode == PSREF_FAST_PREEMPT)
+		preempt_enable();
+	if (unlikely(elsewhere))
+		psref_release_elsewhere(psref, class);
 }
 EXPORT_SYMBOL_KPRIM(psref_release);
 
