@@ -654,6 +654,10 @@ void smr_enter_sleepable(smr_t smr, smr_tracker_t tracker)
 	tracker->smrt_task = NULL;
 	if (!pcpu) {
 		SMR_MISUSE(smr, ": domain not initialized");
+		/* Untracked (no CPU); the matching leave is not reported again. */
+		tracker->smrt_domain = smr;
+		tracker->smrt_task = current;
+		tracker->smrt_cpu = -1;
 		return;
 	}
 	if (!(smr->smr_flags & SMR_SLEEPABLE))
@@ -692,11 +696,18 @@ void smr_leave_sleepable(smr_t smr, smr_tracker_t tracker)
 	struct smr_pcpu *pc;
 	unsigned long flags;
 
-	if (!pcpu || tracker->smrt_domain != smr ||
-	    tracker->smrt_task != current) {
+	if (tracker->smrt_domain != smr || tracker->smrt_task != current) {
 		SMR_MISUSE(smr, " without smr_enter_sleepable");
 		return;
 	}
+	/* Entered before smr_domain_init() (reported then), never tracked. */
+	if (tracker->smrt_cpu < 0) {
+		tracker->smrt_domain = NULL;
+		tracker->smrt_task = NULL;
+		return;
+	}
+	if (WARN_ON_ONCE(!pcpu))
+		return;
 	__smr_dep_release(smr);
 	/* The section's loads complete before the tracker disappears. */
 	smp_mb();
@@ -1218,9 +1229,13 @@ EXPORT_SYMBOL_KPRIM(__smr_domain_init);
  * @smr: the domain
  *
  * Runs smr_barrier() first, so every callback has run when it returns.
- * A domain with active sections is reported and left allocated.
+ * A domain with active sections is reported and left allocated.  Calling
+ * it inside a section of @smr or from one of @smr's callbacks (which it
+ * would have to wait for) is a reported misuse: the domain is left
+ * initialized and usable.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep; no section of @smr entered, not
+ * in one of its callbacks.
  */
 void smr_domain_fini(smr_t smr)
 {
@@ -1228,6 +1243,14 @@ void smr_domain_fini(smr_t smr)
 	bool busy;
 	int cpu, i;
 
+	/*
+	 * Report (and do not sleep) inside a section, before might_sleep();
+	 * in a callback, cancelling its own work below would never return.
+	 */
+	if (pcpu && (smr_entered(smr) || smr_in_own_worker(smr))) {
+		SMR_MISUSE(smr, " inside a section or callback, not finalized");
+		return;
+	}
 	might_sleep();
 	if (!pcpu) {
 		SMR_MISUSE(smr, ": not initialized");
@@ -1299,9 +1322,12 @@ EXPORT_SYMBOL_KPRIM(__smr_domain_create);
  * smr_domain_free() - destroy a domain made by smr_domain_create()
  * @smr: the domain (NULL is ignored)
  *
- * Implies smr_barrier(): every callback has run when it returns.
+ * Implies smr_barrier(): every callback has run when it returns.  As for
+ * smr_domain_fini(), calling it inside a section of @smr or from one of
+ * its callbacks is a reported misuse and frees nothing.
  *
- * Context: process context, may sleep.
+ * Context: process context, may sleep; no section of @smr entered, not
+ * in one of its callbacks.
  */
 void smr_domain_free(smr_t smr)
 {
