@@ -9,6 +9,7 @@
 #include <linux/atomic.h>
 #include <linux/bug.h>
 #include <linux/dcache.h>
+#include <linux/percpu.h>
 #include <kprim/kprim.h>
 
 /* /sys/kernel/debug/kprim, valid between kprim's init and exit. */
@@ -26,6 +27,24 @@ int kprim_vmem_setup(struct dentry *root);
 void kprim_vmem_teardown(void);
 int kprim_ltable_setup(struct dentry *root);
 void kprim_ltable_teardown(void);
+
+/**
+ * kprim_alloc_percpu() - alloc_percpu() with a fault-injection point
+ * @type: the type of the per-CPU object
+ *
+ * The percpu allocator reaches failslab and fail_page_alloc only when it
+ * has to create or populate a chunk, so fail-nth fault injection
+ * (kunit/fault_test.c) could almost never make it fail.  Each kprim
+ * per-CPU allocation is therefore a fault point of its own, which fails
+ * only when a task's fail-nth says so.  Failures are not reported on the
+ * console (%__GFP_NOWARN): every caller returns the error to its caller.
+ *
+ * Context: process context, may sleep.
+ * Return: the zeroed per-CPU object, or NULL.
+ */
+#define kprim_alloc_percpu(type)					\
+	((type __percpu *)__kprim_alloc_percpu(sizeof(type), __alignof__(type)))
+void __percpu *__kprim_alloc_percpu(size_t size, size_t align);
 
 /**
  * KPRIM_MISUSE() - report a consumer's misuse of a kprim API

@@ -8,13 +8,30 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/debugfs.h>
+#include <linux/fault-inject.h>
 #include <linux/init.h>
 #include <linux/module.h>
+#include <linux/percpu.h>
 #include <linux/seq_file.h>
 
 #include "kprim_internal.h"
 
 static struct dentry *kprim_root;
+
+#ifdef CONFIG_FAULT_INJECTION
+/* The fault point of kprim_alloc_percpu(); quiet, set up by kprim_init(). */
+static struct fault_attr kprim_fail_percpu = FAULT_ATTR_INITIALIZER;
+#endif
+
+/* See kprim_alloc_percpu() in kprim_internal.h. */
+void __percpu *__kprim_alloc_percpu(size_t size, size_t align)
+{
+#ifdef CONFIG_FAULT_INJECTION
+	if (should_fail(&kprim_fail_percpu, size))
+		return NULL;
+#endif
+	return __alloc_percpu_gfp(size, align, GFP_KERNEL | __GFP_NOWARN);
+}
 
 struct dentry *kprim_debugfs_dir(void)
 {
@@ -62,6 +79,10 @@ static int __init kprim_init(void)
 {
 	int i, err;
 
+#ifdef CONFIG_FAULT_INJECTION
+	/* Injected failures print nothing, like the guest's failslab. */
+	kprim_fail_percpu.verbose = 0;
+#endif
 	kprim_root = debugfs_create_dir("kprim", NULL);
 	debugfs_create_file("version", 0444, kprim_root, NULL, &version_fops);
 
