@@ -447,7 +447,7 @@ int ltable_init(struct link_table *table, const char *name, u32 max_tbl_elem,
 	INIT_LIST_HEAD(&table->node);
 
 	table->table = kzalloc(PAGE_SIZE, GFP_KERNEL);
-	table->stats = alloc_percpu(struct ltable_stats);
+	table->stats = kprim_alloc_percpu(struct ltable_stats);
 	err = -ENOMEM;
 	if (!table->table || !table->stats)
 		goto fail;

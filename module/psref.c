@@ -1175,7 +1175,7 @@ struct psref_class *psref_class_create(const char *name, int ipl)
 	class = kzalloc(sizeof(*class), GFP_KERNEL);
 	if (!class)
 		return NULL;
-	class->pcpu = alloc_percpu(struct psref_cpu);
+	class->pcpu = kprim_alloc_percpu(struct psref_cpu);
 	if (!class->pcpu) {
 		kfree(class);
 		return NULL;

@@ -1188,7 +1188,7 @@ int __smr_domain_init(smr_t smr, struct lock_class_key *key,
 		SMR_MISUSE(smr, ": already initialized");
 		return -EBUSY;
 	}
-	pcpu = alloc_percpu(struct smr_pcpu);
+	pcpu = kprim_alloc_percpu(struct smr_pcpu);
 	if (!pcpu)
 		return -ENOMEM;
 	for_each_possible_cpu(cpu) {

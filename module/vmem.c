@@ -2090,7 +2090,7 @@ static int vmem_qcache_init(vmem_t *vm, vmem_size_t qcache_max)
 		qc = &vm->vm_qcache[i];
 		qc->size = (vmem_size_t)(i + 1) << vm->vm_quantum_shift;
 		spin_lock_init(&qc->depot_lock);
-		qc->cpu = alloc_percpu(struct vmem_qcache_cpu);
+		qc->cpu = kprim_alloc_percpu(struct vmem_qcache_cpu);
 		if (!qc->cpu) {
 			vm->vm_nqcache = i;
 			vmem_qcache_free_all(vm);
