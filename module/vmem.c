@@ -55,8 +55,10 @@
  * the import function is vmem_alloc().  Constrained requests import too
  * (once per call), with slack for the alignment and no-cross boundary, and
  * are retried against the new span; a new span that still cannot hold the
- * request is given back at once.  Freeing the last busy segment of an
- * imported span removes the span and releases it (again without the lock).
+ * request is given back at once, and so is the new span of a request that
+ * then fails for want of boundary tags.  Freeing the last busy segment of
+ * an imported span removes the span and releases it (again without the
+ * lock).
  *
  * Waiting.  VM_SLEEP requests that cannot be satisfied sleep on a waitqueue
  * until a free, add or import changes vm_freegen (with a periodic re-poll,
@@ -885,7 +887,7 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 			   r->nocross || r->minaddr != VMEM_ADDR_MIN ||
 			   r->maxaddr != VMEM_ADDR_MAX;
 	unsigned int nimport = 0;
-	bool purged = false, could, unimport = false, rel;
+	bool purged = false, could, unimport = false, imported = false, rel;
 	struct vmem_btag *bt;
 	unsigned long irqflags, gen;
 	vmem_size_t isize, ispan_size = 0;
@@ -894,7 +896,11 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 
 	for (;;) {
 		if (vmem_lock_reserve(vm, 2, r->flags, &irqflags)) {
+			/* Give back the span this call imported, if unused. */
+			rel = imported && vmem_unimport_locked(vm, ispan, ispan_size);
 			vmem_unlock(vm, irqflags);
+			if (rel)
+				vmem_release_span(vm, ispan, ispan_size);
 			break;
 		}
 		if (strat == VM_NEXTFIT)
@@ -923,6 +929,7 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 		 */
 		rel = unimport && vmem_unimport_locked(vm, ispan, ispan_size);
 		unimport = false;
+		imported &= !rel;
 		could = vmem_could_fit(vm, r);
 		vmem_unlock(vm, irqflags);
 		if (rel)
@@ -946,6 +953,7 @@ static int vmem_xalloc_internal(vmem_t *vm, const struct vmem_req *r,
 			    vmem_import(vm, isize, r->flags, &ispan,
 					&ispan_size) == 0) {
 				unimport = constrained;
+				imported = true;
 				continue;
 			}
 		}
