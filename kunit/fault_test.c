@@ -33,41 +33,47 @@
  * vmem.c
  *   vmem_init: kzalloc(vmem)			vmem_create, vmem_create_qcache,
  *						vmem_create_source
- *   vmem_qcache_init: kcalloc, alloc_percpu	vmem_create_qcache, vmem_init_qcache,
+ *   vmem_qcache_init: kcalloc, kprim_alloc_percpu
+ *						vmem_create_qcache, vmem_init_qcache,
  *						vmem_create_source
  *   vmem_bt_refill: kmem_cache_alloc(btag)	vmem_create*, vmem_init_qcache,
  *						vmem_add, vmem_bt_refill,
  *						vmem_import_source_fails,
  *						vmem_import_child_fails
  *   vmem_hash_resize: kvmalloc_array		vmem_hash_grow (kmalloc),
- *						vmem_hash_grow_large (vmalloc)
+ *						vmem_hash_grow_large (*)
  *   vmem_qcache_free: kzalloc(magazine)	vmem_qcache_magazine
  *   vmem_debugfs_add: debugfs_lookup, _create_dir, _create_file
  *						vmem_create*, vmem_init_qcache
  *   vmem_whatis_open: kzalloc, single_open	vmem_whatis_open
- *   kprim_vmem_setup: kmem_cache_create, debugfs	module load (below)
+ *   kprim_vmem_setup: kmem_cache_create, cpuhp, debugfs
+ *						module load (below)
  * smr.c
  *   __smr_domain_create: kzalloc		smr_domain_create*
- *   __smr_domain_init: alloc_percpu		smr_domain_create*, smr_domain_init*
+ *   __smr_domain_init: kprim_alloc_percpu	smr_domain_create*, smr_domain_init*
  *   smr_debugfs_add: debugfs_create_file	smr_domain_create*, smr_domain_init*
  *   smr_call, smr_barrier, smr_synchronize: none; smr_call_no_alloc checks
  *	that they reach no fault point (smr_call runs in any context)
  *   kprim_smr_setup: alloc_workqueue, debugfs, cpuhp	module load (below)
  * psref.c
- *   psref_class_create: kzalloc, alloc_percpu, debugfs_create_file_unsafe
+ *   psref_class_create: kzalloc, kprim_alloc_percpu, debugfs
  *						psref_class_create
  *   kprim_psref_setup: debugfs			module load (below)
  * ltable.c
- *   ltable_init: kzalloc(slab pointers), alloc_percpu(stats), debugfs
+ *   ltable_init: kzalloc(slab pointers), kprim_alloc_percpu(stats), debugfs
  *						ltable_init, ltable_init_large
  *   lt_add_slab: kvzalloc(slab)		ltable_init*, ltable_alloc_grow
- *						(kmalloc), ltable_alloc_grow_large
- *						(vmalloc fallback)
+ *						(kmalloc), ltable_alloc_grow_large (*)
  *   ltable_check: bitmap_zalloc		ltable_check
  *   kprim_ltable_setup: debugfs		module load (below)
  * kprim_main.c
  *   kprim_init: debugfs			module load (below)
  *   __kprim_alloc_percpu: the per-CPU fault point of every case above
+ *
+ * (*) Above a page, kvmalloc() tries kmalloc() and falls back to vmalloc():
+ * a single injected failure fails the kmalloc() and the vmalloc() absorbs
+ * it, so these cases check that the operation goes on unharmed; the error
+ * branch behind them is the same as for the kmalloc() sizes.
  *
  * Module load (kprim_init() and the kprim_*_setup() hooks) runs before any
  * test module and cannot be reached from a KUnit case.
