@@ -53,6 +53,7 @@ struct torture_thread {
  * @start: create the objects and start the threads (torture_start_thread())
  * @finish: threads are stopped: final checks, destroy every object
  * @summary: print the counters as " key=value" pairs
+ * @cpu_offline: optional, called by the hotplug kthread while @cpu is offline
  * @index: test number in the results (1-based)
  * @selected: chosen with the tortures= parameter
  * @started: ->start() succeeded, ->finish() must run
@@ -71,6 +72,7 @@ struct torture {
 	int (*start)(struct torture *t);
 	void (*finish)(struct torture *t);
 	void (*summary)(struct torture *t, struct seq_buf *s);
+	void (*cpu_offline)(struct torture *t, int cpu);
 
 	unsigned int index;
 	bool selected;

@@ -101,6 +101,7 @@ static bool torture_hp_enabled;
 static const char *torture_hp_skip;
 static atomic_long_t torture_hp_offlined, torture_hp_onlined, torture_hp_failed;
 static atomic_long_t torture_hp_errors;
+static unsigned int torture_hp_max_off_ms, torture_hp_max_on_ms;
 static char torture_hp_error[TORTURE_ERR_LEN];
 
 /**
@@ -209,6 +210,12 @@ int torture_start_thread(struct torture *t, int (*fn)(void *arg), void *priv)
 		return PTR_ERR(task);
 	th->task = task;
 	t->nthreads++;
+	/*
+	 * As rcutorture's: the workers run at the lowest priority, so that
+	 * the kthreads of the kernel (RCU, workqueues, CPU hotplug) and of
+	 * kprim (SMR callbacks) still make progress on a saturated machine.
+	 */
+	set_user_nice(task, MAX_NICE);
 	wake_up_process(task);
 	return 0;
 }
@@ -258,14 +265,26 @@ static int torture_hp_pick(struct torture_thread *th)
 	return -1;
 }
 
+static unsigned int torture_ms_since(unsigned long start)
+{
+	return jiffies_to_msecs(jiffies - start);
+}
+
 /* Bring back every CPU of @down; true if all came back. */
 static bool torture_hp_online(struct cpumask *down, int tries)
 {
+	unsigned long start;
 	int cpu, err;
 
 	for (; tries > 0 && !cpumask_empty(down); tries--) {
 		for_each_cpu(cpu, down) {
+			start = jiffies;
 			err = add_cpu(cpu);
+			WRITE_ONCE(torture_hp_max_on_ms,
+				   max(torture_hp_max_on_ms, torture_ms_since(start)));
+			if (torture_verbose)
+				pr_info("hotplug: add_cpu(%d) = %d in %u ms\n", cpu, err,
+					torture_ms_since(start));
 			if (!err || cpu_online(cpu)) {
 				cpumask_clear_cpu(cpu, down);
 				atomic_long_inc(&torture_hp_onlined);
@@ -279,10 +298,24 @@ static bool torture_hp_online(struct cpumask *down, int tries)
 	return cpumask_empty(down);
 }
 
+/* Let the tortures look at what @cpu left behind (it is offline). */
+static void torture_hp_check(int cpu)
+{
+	unsigned int i;
+
+	for (i = 0; i < TORTURE_NR; i++) {
+		struct torture *t = torture_all[i];
+
+		if (t->started && t->cpu_offline)
+			t->cpu_offline(t, cpu);
+	}
+}
+
 static int torture_hp_fn(void *arg)
 {
 	struct torture_thread *th = arg;
 	static struct cpumask down;
+	unsigned long start;
 	int cpu, err;
 
 	cpumask_clear(&down);
@@ -293,15 +326,20 @@ static int torture_hp_fn(void *arg)
 		cpu = torture_hp_pick(th);
 		if (cpu < 0)
 			continue;
+		start = jiffies;
 		err = remove_cpu(cpu);
+		WRITE_ONCE(torture_hp_max_off_ms,
+			   max(torture_hp_max_off_ms, torture_ms_since(start)));
+		if (torture_verbose)
+			pr_info("hotplug: remove_cpu(%d) = %d in %u ms\n", cpu, err,
+				torture_ms_since(start));
 		if (err) {
 			atomic_long_inc(&torture_hp_failed);
-			if (torture_verbose)
-				pr_info("hotplug: remove_cpu(%d): %d\n", cpu, err);
 			continue;
 		}
 		atomic_long_inc(&torture_hp_offlined);
 		cpumask_set_cpu(cpu, &down);
+		torture_hp_check(cpu);
 		/* Stay offline for a while, then come back. */
 		msleep(1 + torture_random_n(th, hotplug_ms / 2 + 1));
 		torture_hp_online(&down, 1);
@@ -330,10 +368,12 @@ static void torture_print_counters(struct torture *t, struct seq_buf *s)
 
 static void torture_print_hotplug(struct seq_buf *s)
 {
-	seq_buf_printf(s, "offlined=%ld onlined=%ld failed=%ld",
+	seq_buf_printf(s, "offlined=%ld onlined=%ld failed=%ld max_offline_ms=%u max_online_ms=%u",
 		       atomic_long_read(&torture_hp_offlined),
 		       atomic_long_read(&torture_hp_onlined),
-		       atomic_long_read(&torture_hp_failed));
+		       atomic_long_read(&torture_hp_failed),
+		       READ_ONCE(torture_hp_max_off_ms),
+		       READ_ONCE(torture_hp_max_on_ms));
 }
 
 static void torture_build_results(void)

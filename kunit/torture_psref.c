@@ -202,8 +202,16 @@ static int tps_reader_fn(void *arg)
 	while (!torture_must_stop()) {
 		tps_read(th);
 		atomic_long_inc(&th->t->ops);
+		/*
+		 * CPU hot-unplug waits for the migrate-disabled tasks of the
+		 * dying CPU, and moves a task away only when it schedules
+		 * while not migrate-disabled.  A reader that sleeps only
+		 * while holding (migrate-disabled) and is otherwise alone on
+		 * the CPU never does: it would hold the unplug off for the
+		 * whole run.  Sleep now and then outside the sections.
+		 */
 		if (!(++i & 15))
-			cond_resched();
+			torture_sleep_ms(1);
 	}
 	torture_thread_done();
 	return 0;

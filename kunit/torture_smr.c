@@ -26,6 +26,7 @@
 
 #include <linux/delay.h>
 #include <linux/hash.h>
+#include <linux/jiffies.h>
 #include <linux/list.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
@@ -82,7 +83,17 @@ static struct {
 	atomic_long_t reads, sleepable_reads, checks, replaces;
 	atomic_long_t cb_queued, cb_run, expedited, synchronize, barrier;
 	atomic_long_t advanced, polled, committed, waited, nomem;
+	unsigned int max_sync_ms, max_barrier_ms;
 } tsmr_stats;
+
+/* Keep the largest latency seen in *@max (racy updates are fine). */
+static void tsmr_latency(unsigned int *max, unsigned long start)
+{
+	unsigned int ms = jiffies_to_msecs(jiffies - start);
+
+	if (ms > READ_ONCE(*max))
+		WRITE_ONCE(*max, ms);
+}
 
 static int tsmr_dom_idx(const struct tsmr_dom *d)
 {
@@ -259,6 +270,7 @@ static void tsmr_retire(struct torture_thread *th, struct tsmr_writer *w,
 {
 	struct tsmr_dom *d = old->dom;
 	u32 r = torture_random_n(th, 100);
+	unsigned long start = jiffies;
 	smr_t smr = d->smr;
 	long left;
 
@@ -269,6 +281,7 @@ static void tsmr_retire(struct torture_thread *th, struct tsmr_writer *w,
 		 */
 		tsmr_call(old, w, false);
 		smr_barrier(smr);
+		tsmr_latency(&tsmr_stats.max_barrier_ms, start);
 		atomic_long_inc(&tsmr_stats.barrier);
 		left = atomic_long_read(&w->pending[tsmr_dom_idx(d)]);
 		if (left)
@@ -277,6 +290,7 @@ static void tsmr_retire(struct torture_thread *th, struct tsmr_writer *w,
 				      th->idx, left, d->name);
 	} else if (r < 3) {
 		smr_synchronize(smr);
+		tsmr_latency(&tsmr_stats.max_sync_ms, start);
 		atomic_long_inc(&tsmr_stats.synchronize);
 		tsmr_free(old);
 	} else if (r < 23) {
@@ -451,6 +465,9 @@ static void tsmr_summary(struct torture *t, struct seq_buf *s)
 		       atomic_long_read(&tsmr_stats.expedited),
 		       atomic_long_read(&tsmr_stats.synchronize),
 		       atomic_long_read(&tsmr_stats.barrier));
+	seq_buf_printf(s, " max_synchronize_ms=%u max_barrier_ms=%u",
+		       READ_ONCE(tsmr_stats.max_sync_ms),
+		       READ_ONCE(tsmr_stats.max_barrier_ms));
 	seq_buf_printf(s, " advance=%ld poll_freed=%ld commit=%ld wait=%ld nomem=%ld writers=%d",
 		       atomic_long_read(&tsmr_stats.advanced),
 		       atomic_long_read(&tsmr_stats.polled),
