@@ -471,7 +471,7 @@ static __always_inline void psref_wake_drainers(struct psref_class *class)
 }
 
 static noinline int psref_misuse_twice(struct psref *psref,
-					struct psref_class *class)
+				       struct psref_class *class)
 {
 	KPRIM_MISUSE(&class->misuse,
 		     "psref_acquire: class %s: psref %p acquired twice (first at %pS)",
