@@ -99,6 +99,8 @@
 #include <kprim/vmem.h>
 #include <kprim/vmem_impl.h>
 
+#include "vmem_check.h"
+
 #ifndef ITER_DEST
 #define ITER_DEST READ
 #endif
@@ -333,92 +335,13 @@ static void fault_debugfs_created(struct fault_ctx *c, bool present)
 /* ---------------------------------------------------------------------- */
 /* vmem */
 
-/*
- * Every invariant of an arena (the checker of kunit/vmem_test.c): segment
- * list, span tree, freelists and bitmap, busy hash, accounting.
- */
-static const char *fault_vmem_check_locked(vmem_t *vm)
-{
-	vmem_size_t total = 0, inuse = 0, q = vm->vm_quantum;
-	unsigned long nfree = 0, nbusy = 0, nlisted = 0, nhashed = 0, i;
-	struct vmem_btag *bt, *span = NULL, *prev = NULL, *sp;
-	struct rb_node *spanpos = NULL;
-	vmem_addr_t expect = 0;
-
-	list_for_each_entry(bt, &vm->vm_seglist, seglist) {
-		if (!bt->size || (bt->start & (q - 1)) || (bt->size & (q - 1)))
-			return "tag not quantum-aligned or empty";
-		switch (bt->type) {
-		case VMEM_BT_SPAN:
-		case VMEM_BT_SPAN_STATIC:
-			if (span && expect != span->start + span->size)
-				return "span not covered by its segments";
-			spanpos = spanpos ? rb_next(spanpos) : rb_first(&vm->vm_spans);
-			sp = spanpos ? rb_entry(spanpos, struct vmem_btag, spannode) : NULL;
-			if (sp != bt)
-				return "span tree differs from segment list";
-			span = bt;
-			expect = bt->start;
-			total += bt->size;
-			break;
-		case VMEM_BT_FREE:
-		case VMEM_BT_BUSY:
-			if (!span || bt->start != expect)
-				return "gap or overlap between segments";
-			expect = bt->start + bt->size;
-			if (bt->type == VMEM_BT_FREE) {
-				if (prev && prev->type == VMEM_BT_FREE)
-					return "two adjacent free segments";
-				nfree++;
-			} else {
-				inuse += bt->size;
-				nbusy++;
-			}
-			break;
-		default:
-			return "bad tag type";
-		}
-		prev = bt;
-	}
-	if (span && expect != span->start + span->size)
-		return "last span not covered";
-	if (spanpos ? rb_next(spanpos) : rb_first(&vm->vm_spans))
-		return "span tree has extra entries";
-	if (span && span->type == VMEM_BT_SPAN && prev == span)
-		return "imported span without segments";
-	for (i = 0; i < VMEM_MAXORDER; i++) {
-		if (list_empty(&vm->vm_freelist[i]) == test_bit(i, &vm->vm_freemap))
-			return "freemap bit disagrees with freelist";
-		list_for_each_entry(bt, &vm->vm_freelist[i], freelist) {
-			if (bt->type != VMEM_BT_FREE || ilog2(bt->size / q) != i)
-				return "wrong tag on a freelist";
-			nlisted++;
-		}
-	}
-	if (nlisted != nfree)
-		return "freelists do not hold every free segment";
-	for (i = 0; i < (1UL << vm->vm_hashbits); i++) {
-		hlist_for_each_entry(bt, &vm->vm_hashlist[i], hashlink) {
-			if (bt->type != VMEM_BT_BUSY ||
-			    hash_long(bt->start / q, vm->vm_hashbits) != i)
-				return "wrong tag in the busy hash";
-			nhashed++;
-		}
-	}
-	if (nhashed != nbusy || nbusy != vm->vm_nbusy)
-		return "hash does not hold every busy segment";
-	if (inuse != vm->vm_inuse || total != vm->vm_total)
-		return "vm_inuse or vm_total is wrong";
-	return NULL;
-}
-
 static void fault_vmem_check(struct fault_ctx *c, vmem_t *vm)
 {
 	const char *err;
 	unsigned long flags;
 
 	spin_lock_irqsave(&vm->vm_lock, flags);
-	err = fault_vmem_check_locked(vm);
+	err = vmem_check_locked(vm);
 	spin_unlock_irqrestore(&vm->vm_lock, flags);
 	KUNIT_ASSERT_PTR_EQ_MSG(c->test, err, NULL, "%s: arena %s: %s",
 				c->fc->name, vm->vm_name, err);
