@@ -301,6 +301,22 @@ static bool psref_enter_ok(struct psref_class *class,
 	return true;
 }
 
+/* Mark this CPU's list busy for psref_unlink_remote(); shielded caller. */
+static __always_inline struct psref_cpu *psref_busy(struct psref_class *class)
+{
+	struct psref_cpu *pcpu = this_cpu_ptr(class->pcpu);
+
+	WRITE_ONCE(pcpu->busy, true);
+	barrier();
+	return pcpu;
+}
+
+static __always_inline void psref_unbusy(struct psref_cpu *pcpu)
+{
+	barrier();
+	WRITE_ONCE(pcpu->busy, false);
+}
+
 /*
  * Shield this CPU's list of @class from every context that may update it,
  * unless the caller's context already does (the common case of a caller
@@ -311,8 +327,6 @@ static bool psref_enter_ok(struct psref_class *class,
 static __always_inline struct psref_cpu *
 psref_protect(struct psref_class *class, struct psref_guard *g)
 {
-	struct psref_cpu *pcpu;
-
 	if (kprim_ipl_is_hard(class->ipl)) {
 		if (irqs_disabled()) {
 			g->prot = PSREF_PROT_NONE;
@@ -336,17 +350,13 @@ psref_protect(struct psref_class *class, struct psref_guard *g)
 		g->prot = PSREF_PROT_PREEMPT;
 		preempt_disable();
 	}
-	pcpu = this_cpu_ptr(class->pcpu);
-	WRITE_ONCE(pcpu->busy, true);
-	barrier();
-	return pcpu;
+	return psref_busy(class);
 }
 
 static __always_inline void psref_unprotect(struct psref_cpu *pcpu,
 					    struct psref_guard *g)
 {
-	barrier();
-	WRITE_ONCE(pcpu->busy, false);
+	psref_unbusy(pcpu);
 	switch (g->prot) {
 	case PSREF_PROT_NONE:
 		break;
@@ -412,22 +422,6 @@ psref_fast_mode(const struct psref_class *class,
 	if (!IS_ENABLED(CONFIG_PREEMPT_COUNT) || psref_task_bound())
 		return PSREF_FAST_PREEMPT;
 	return PSREF_SLOW;
-}
-
-/* Mark this CPU's list busy for psref_unlink_remote(); shielded caller. */
-static __always_inline struct psref_cpu *psref_busy(struct psref_class *class)
-{
-	struct psref_cpu *pcpu = this_cpu_ptr(class->pcpu);
-
-	WRITE_ONCE(pcpu->busy, true);
-	barrier();
-	return pcpu;
-}
-
-static __always_inline void psref_unbusy(struct psref_cpu *pcpu)
-{
-	barrier();
-	WRITE_ONCE(pcpu->busy, false);
 }
 
 /* Is @psref linked on @pcpu's list?  Compares pointers only. */
