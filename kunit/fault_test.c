@@ -99,6 +99,7 @@
 #include <kprim/vmem.h>
 #include <kprim/vmem_impl.h>
 
+#include "seq_read.h"
 #include "vmem_check.h"
 
 #ifndef ITER_DEST
@@ -699,21 +700,6 @@ static void fault_teardown_import(struct fault_ctx *c)
 	fault_teardown_parent(c);
 }
 
-/*
- * kernel_read() refuses debugfs files (their proxy has ->read, not
- * ->read_iter): drive the seq_file behind the proxy, as read(2) would.
- */
-static ssize_t fault_read_seq_file(struct file *filp, char *buf, size_t size)
-{
-	struct kvec kv = { .iov_base = buf, .iov_len = size };
-	struct iov_iter iter;
-	struct kiocb kiocb;
-
-	init_sync_kiocb(&kiocb, filp);
-	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, size);
-	return seq_read_iter(&kiocb, &iter);
-}
-
 static int fault_op_whatis_open(struct fault_ctx *c)
 {
 	c->filp = filp_open("/sys/kernel/debug/kprim/vmem/whatis", O_RDWR, 0);
@@ -726,7 +712,7 @@ static void fault_check_whatis_open(struct fault_ctx *c, int err)
 
 	if (err)
 		return;
-	KUNIT_EXPECT_GT(c->test, fault_read_seq_file(c->filp, buf, sizeof(buf) - 1), 0);
+	KUNIT_EXPECT_GT(c->test, kprim_test_read_seq_file(c->filp, buf, sizeof(buf) - 1), 0);
 	KUNIT_EXPECT_STREQ(c->test, buf, "write an address to this file\n");
 	filp_close(c->filp, NULL);
 }

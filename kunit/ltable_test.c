@@ -25,6 +25,8 @@
 #include <linux/string.h>
 #include <kprim/ltable.h>
 
+#include "seq_read.h"
+
 #ifndef ITER_DEST
 #define ITER_DEST READ
 #endif
@@ -711,22 +713,6 @@ static void ltable_test_stats(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, nrel, 1ULL);
 }
 
-/*
- * kernel_read() refuses debugfs files (their proxy has ->read, not
- * ->read_iter), so drive the seq_file behind the proxy directly, as read(2)
- * would.
- */
-static ssize_t read_seq_file(struct file *filp, char *buf, size_t size)
-{
-	struct kvec kv = { .iov_base = buf, .iov_len = size };
-	struct iov_iter iter;
-	struct kiocb kiocb;
-
-	init_sync_kiocb(&kiocb, filp);
-	iov_iter_kvec(&iter, ITER_DEST, &kv, 1, size);
-	return seq_read_iter(&kiocb, &iter);
-}
-
 static void ltable_test_debugfs(struct kunit *test)
 {
 	struct link_table *t = fixture_table(test);
@@ -744,7 +730,7 @@ static void ltable_test_debugfs(struct kunit *test)
 		lt_elem_list_release(t, e, LT_ELEM);
 		kunit_skip(test, "cannot open %s (%ld)", path, PTR_ERR(filp));
 	}
-	len = read_seq_file(filp, buf, 4095);
+	len = kprim_test_read_seq_file(filp, buf, 4095);
 	filp_close(filp, NULL);
 	KUNIT_EXPECT_EQ(test, lt_elem_list_release(t, e, LT_ELEM), 2);
 	KUNIT_ASSERT_GT_MSG(test, len, 0L, "read(%s) = %zd", path, len);

@@ -402,19 +402,23 @@ static void psref_test_kthread_stop(struct task_struct *t)
 }
 
 /*
- * The drain does not return while another CPU holds the target, refuses new
- * references from the moment it starts, and returns promptly (woken, not
- * by its one-second fallback) once the holder releases.
+ * Start a drain of a new target of @class that cannot finish: a kthread
+ * on another CPU holds a reference until h->may_release is completed, a
+ * second kthread drains.  Returns once new references are refused, i.e.
+ * the drain has begun.  Skips the test without a second online CPU.
  */
-static void psref_drain_waits_for_holder(struct kunit *test)
-{
-	struct psref_class *class = psref_test_class(test, IPL_NONE);
+struct psref_blocked_drain {
+	struct psref_target a;
 	struct psref_holder *h;
 	struct psref_drainer *d;
 	struct task_struct *ht, *dt;
-	struct psref_target a;
+};
+
+static void psref_test_blocked_drain(struct kunit *test,
+				     struct psref_class *class,
+				     struct psref_blocked_drain *b)
+{
 	unsigned long deadline;
-	bool drain_done_early;
 	struct psref p;
 	int cpu, ret = 0;
 
@@ -423,55 +427,69 @@ static void psref_drain_waits_for_holder(struct kunit *test)
 		psref_test_class_done(test, class, 0);
 		kunit_skip(test, "needs a second online CPU");
 	}
-	h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
-	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, h);
-	KUNIT_ASSERT_NOT_NULL(test, d);
-	psref_target_init(&a, class);
-	h->class = class;
-	h->target = &a;
-	d->class = class;
-	d->target = &a;
-	init_completion(&h->acquired);
-	init_completion(&h->may_release);
-	init_completion(&d->done);
+	b->h = kunit_kzalloc(test, sizeof(*b->h), GFP_KERNEL);
+	b->d = kunit_kzalloc(test, sizeof(*b->d), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b->h);
+	KUNIT_ASSERT_NOT_NULL(test, b->d);
+	psref_target_init(&b->a, class);
+	b->h->class = class;
+	b->h->target = &b->a;
+	b->d->class = class;
+	b->d->target = &b->a;
+	init_completion(&b->h->acquired);
+	init_completion(&b->h->may_release);
+	init_completion(&b->d->done);
 
-	ht = psref_test_kthread(test, psref_holder_fn, h, cpu);
-	wait_for_completion(&h->acquired);
-	KUNIT_EXPECT_EQ(test, h->ret, 0);
+	b->ht = psref_test_kthread(test, psref_holder_fn, b->h, cpu);
+	wait_for_completion(&b->h->acquired);
+	KUNIT_EXPECT_EQ(test, b->h->ret, 0);
 
-	dt = psref_test_kthread(test, psref_drainer_fn, d, -1);
+	b->dt = psref_test_kthread(test, psref_drainer_fn, b->d, -1);
 	/* New references are refused once the drain has begun. */
 	deadline = jiffies + 10 * HZ;
 	while (time_before(jiffies, deadline)) {
 		migrate_disable();
-		ret = psref_acquire(&p, &a, class);
+		ret = psref_acquire(&p, &b->a, class);
 		if (!ret)
-			psref_release(&p, &a, class);
+			psref_release(&p, &b->a, class);
 		migrate_enable();
 		if (ret)
 			break;
 		usleep_range(1000, 2000);
 	}
 	KUNIT_EXPECT_EQ(test, ret, -ENOENT);
+}
+
+/*
+ * The drain does not return while another CPU holds the target, refuses new
+ * references from the moment it starts, and returns promptly (woken, not
+ * by its one-second fallback) once the holder releases.
+ */
+static void psref_drain_waits_for_holder(struct kunit *test)
+{
+	struct psref_class *class = psref_test_class(test, IPL_NONE);
+	struct psref_blocked_drain b;
+	bool drain_done_early;
+
+	psref_test_blocked_drain(test, class, &b);
 	/* The holder has slept 200 ms and waits for us: the drain waits too. */
 	msleep(300);
-	drain_done_early = completion_done(&d->done);
+	drain_done_early = completion_done(&b.d->done);
 	KUNIT_EXPECT_FALSE(test, drain_done_early);
-	KUNIT_EXPECT_EQ(test, atomic_read(&h->released), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b.h->released), 0);
 
-	complete(&h->may_release);
-	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
-	KUNIT_EXPECT_EQ(test, atomic_read(&h->released), 1);
-	KUNIT_EXPECT_TRUE(test, h->copy_held);
+	complete(&b.h->may_release);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&b.d->done, 30 * HZ), 0UL);
+	KUNIT_EXPECT_EQ(test, atomic_read(&b.h->released), 1);
+	KUNIT_EXPECT_TRUE(test, b.h->copy_held);
 	/* Not before the copy (the last reference) was released. */
-	KUNIT_EXPECT_GE(test, d->done_ns, h->release_ns);
+	KUNIT_EXPECT_GE(test, b.d->done_ns, b.h->release_ns);
 	/* Woken by the release, well before the 1 s fallback timeout. */
-	KUNIT_EXPECT_LT(test, d->done_ns - h->release_ns, 500 * NSEC_PER_MSEC);
+	KUNIT_EXPECT_LT(test, b.d->done_ns - b.h->release_ns, 500 * NSEC_PER_MSEC);
 
-	psref_test_kthread_stop(ht);
-	psref_test_kthread_stop(dt);
-	psref_target_destroy(&a, class);
+	psref_test_kthread_stop(b.ht);
+	psref_test_kthread_stop(b.dt);
+	psref_target_destroy(&b.a, class);
 	psref_test_class_done(test, class, 0);
 }
 
@@ -1137,59 +1155,20 @@ static void psref_misuse_drain_while_holding_warns(struct kunit *test)
 static void psref_misuse_destroy_while_draining_warns(struct kunit *test)
 {
 	struct psref_class *class = psref_test_class(test, IPL_NONE);
-	struct psref_holder *h;
-	struct psref_drainer *d;
-	struct task_struct *ht, *dt;
-	struct psref_target a;
-	unsigned long deadline;
-	struct psref p;
-	int cpu, ret = 0;
+	struct psref_blocked_drain b;
 
-	cpu = psref_test_other_cpu();
-	if (cpu < 0) {
-		psref_test_class_done(test, class, 0);
-		kunit_skip(test, "needs a second online CPU");
-	}
-	h = kunit_kzalloc(test, sizeof(*h), GFP_KERNEL);
-	d = kunit_kzalloc(test, sizeof(*d), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, h);
-	KUNIT_ASSERT_NOT_NULL(test, d);
-	psref_target_init(&a, class);
-	h->class = class;
-	h->target = &a;
-	d->class = class;
-	d->target = &a;
-	init_completion(&h->acquired);
-	init_completion(&h->may_release);
-	init_completion(&d->done);
-
-	ht = psref_test_kthread(test, psref_holder_fn, h, cpu);
-	wait_for_completion(&h->acquired);
-	KUNIT_EXPECT_EQ(test, h->ret, 0);
-	dt = psref_test_kthread(test, psref_drainer_fn, d, -1);
-	deadline = jiffies + 10 * HZ;
-	while (time_before(jiffies, deadline)) {
-		migrate_disable();
-		ret = psref_acquire(&p, &a, class);
-		if (!ret)
-			psref_release(&p, &a, class);
-		migrate_enable();
-		if (ret)
-			break;
-		usleep_range(1000, 2000);
-	}
-	KUNIT_EXPECT_EQ(test, ret, -ENOENT);
+	psref_test_blocked_drain(test, class, &b);
 
 	/* The drain is in progress (the holder waits for may_release). */
-	psref_target_destroy(&a, class);
+	psref_target_destroy(&b.a, class);
 	KUNIT_EXPECT_EQ(test, psref_misuse_count(class), 1UL);
-	KUNIT_EXPECT_FALSE(test, completion_done(&d->done));
+	KUNIT_EXPECT_FALSE(test, completion_done(&b.d->done));
 
-	complete(&h->may_release);
-	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&d->done, 30 * HZ), 0UL);
-	psref_test_kthread_stop(ht);
-	psref_test_kthread_stop(dt);
-	psref_target_destroy(&a, class);
+	complete(&b.h->may_release);
+	KUNIT_EXPECT_NE(test, wait_for_completion_timeout(&b.d->done, 30 * HZ), 0UL);
+	psref_test_kthread_stop(b.ht);
+	psref_test_kthread_stop(b.dt);
+	psref_target_destroy(&b.a, class);
 	psref_test_class_done(test, class, 1);
 }
 

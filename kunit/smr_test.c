@@ -370,6 +370,20 @@ static void smr_test_call_expedite(struct kunit *test)
 	smr_domain_free(smr);
 }
 
+/* Run @h's reader in a kthread (with a reference) and wait until it entered. */
+static struct task_struct *smr_test_start_holder(struct kunit *test,
+						 struct smr_test_holder *h)
+{
+	struct task_struct *tsk;
+
+	tsk = kthread_run(smr_test_holder_fn, h, "smr_holder");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
+	get_task_struct(tsk);
+	while (!atomic_read(&h->entered))
+		usleep_range(1000, 2000);
+	return tsk;
+}
+
 static void smr_test_call_blocked_by_reader(struct kunit *test)
 {
 	struct smr_test_holder h = { .hold_ms = 200, .sleepable = true };
@@ -378,11 +392,7 @@ static void smr_test_call_blocked_by_reader(struct kunit *test)
 	struct task_struct *tsk;
 
 	h.smr = smr_test_domain(test, SMR_SLEEPABLE);
-	tsk = kthread_run(smr_test_holder_fn, &h, "smr_holder");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
-	get_task_struct(tsk);
-	while (!atomic_read(&h.entered))
-		usleep_range(1000, 2000);
+	tsk = smr_test_start_holder(test, &h);
 	smr_call(h.smr, &c.node, SMR_CALL_EXPEDITE, smr_test_count_cb);
 	msleep(50);
 	/* The sleepable reader is still inside: nothing ran. */
@@ -444,11 +454,7 @@ static void smr_test_barrier_idle_waits_reader(struct kunit *test)
 	struct task_struct *tsk;
 
 	h.smr = smr_test_domain(test, SMR_SLEEPABLE);
-	tsk = kthread_run(smr_test_holder_fn, &h, "smr_holder");
-	KUNIT_ASSERT_FALSE(test, IS_ERR(tsk));
-	get_task_struct(tsk);
-	while (!atomic_read(&h.entered))
-		usleep_range(1000, 2000);
+	tsk = smr_test_start_holder(test, &h);
 	smr_barrier(h.smr);
 	KUNIT_EXPECT_EQ(test, atomic_read(&h.left), 1);
 	kthread_stop(tsk);
