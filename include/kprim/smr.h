@@ -188,6 +188,13 @@ smr_t __smr_domain_create(smr_flags_t flags, const char *name,
 void smr_domain_fini(smr_t smr);
 void smr_domain_free(smr_t smr);
 
+/*
+ * The system domains, initialized while kprim loads and live until it
+ * unloads: smr_system (SMR_NONE, sections must not sleep) and
+ * smr_system_sleepable (SMR_SLEEPABLE, for smr_enter_sleepable()).  Use them
+ * like a domain of your own (&smr_system); never finalize or free them.
+ * (Variables: kernel-doc has no syntax for them, hence a plain comment.)
+ */
 extern struct smr smr_system;
 extern struct smr smr_system_sleepable;
 
